@@ -1,0 +1,87 @@
+// result.json, schema `meshbench/result@1`: the run as data. Reports are computed from it alone.
+import type { Cell, Scenario, MeshName, Protocol } from '../scenario/types.ts';
+
+export const RESULT_SCHEMA = 'meshbench/result@1';
+
+export interface LatencySummaryUs {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  min: number;
+  mean: number;
+  /** Number of recorded latencies. */
+  count: number;
+}
+
+export interface LoadOutcome {
+  driver: string;
+  model: 'open' | 'closed';
+  /** Asked rate (open model), requests/s over all services. */
+  requestedRps?: number;
+  /** Completed responses per second over the measured window. */
+  achievedRps: number;
+  /** Requests answered with a 2xx status in the measured window. */
+  requests: number;
+  non2xx: number;
+  /** Socket errors and timeouts. */
+  socketErrors: number;
+  connections: number;
+  measuredMs: number;
+  /** Set when the achieved rate fell below 95 % of the asked one. */
+  saturated: boolean;
+  latencyUs: LatencySummaryUs;
+  /** HDR histogram of latencies in µs, base64 (hdr-histogram-js encode), for re-analysis. */
+  histogram?: string;
+}
+
+export interface CellResult extends Cell {
+  startedAt: string;
+  finishedAt: string;
+  load: LoadOutcome;
+  /** Where the requests went, as proven by counters (proxy stats, bpf rewrites). */
+  path: Record<string, number>;
+  /** CPU seconds used by each component during the measured window, from /proc. */
+  cpuSeconds?: Record<string, number>;
+  notes: string[];
+}
+
+export interface Environment {
+  hostname: string;
+  kernel: string;
+  cpuModel: string;
+  cores: number;
+  governor?: string;
+  node: string;
+  proxy: { name: string; version: string };
+  tools: Record<string, string>;
+  /** Which CPUs the driver and the system under test were pinned to. */
+  placement: { driverCpus: string; podCpus: string };
+}
+
+export interface MeshOverhead {
+  mesh: MeshName;
+  protocol: Protocol;
+  services: number;
+  /** Median over repeats of the mesh's figure minus the baseline's, µs and %. */
+  p50DeltaUs: number;
+  p50DeltaPct: number;
+  p99DeltaUs: number;
+  p99DeltaPct: number;
+  rpsDeltaPct: number;
+}
+
+export interface RunResult {
+  schema: typeof RESULT_SCHEMA;
+  meshbench: string;
+  runId: string;
+  startedAt: string;
+  finishedAt?: string;
+  status: 'complete' | 'failed' | 'interrupted';
+  environment: Environment;
+  scenario: Scenario;
+  cells: CellResult[];
+  analysis: { overhead: MeshOverhead[] };
+  notes: string[];
+}
