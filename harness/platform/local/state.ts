@@ -1,0 +1,121 @@
+// The run's registry of host resources. Each resource is written to state.json *before* it
+// is created, so cleanup works from the file even after SIGKILL; it is removed from the
+// file once it is gone. Cleanup walks the list in reverse order of creation.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { LIVE_RUNS_DIR } from './names.ts';
+
+export type Resource =
+  | { kind: 'netns'; name: string }
+  | { kind: 'cgroup'; path: string }
+  | { kind: 'bpf-pin'; path: string }
+  | { kind: 'dir'; path: string }
+  | { kind: 'bpf-attach'; pinDir: string; cgroupDir: string }
+  | { kind: 'process'; pid: number; startTime: number; name: string };
+
+export interface RunState {
+  runId: string;
+  ownerPid: number;
+  ownerStartTime: number;
+  resources: Resource[];
+}
+
+export function resourceKey(r: Resource): string {
+  switch (r.kind) {
+    case 'netns': return `netns:${r.name}`;
+    case 'cgroup': return `cgroup:${r.path}`;
+    case 'bpf-pin': return `bpf-pin:${r.path}`;
+    case 'dir': return `dir:${r.path}`;
+    case 'bpf-attach': return `bpf-attach:${r.pinDir}@${r.cgroupDir}`;
+    case 'process': return `process:${r.pid}:${r.startTime}`;
+  }
+}
+
+/** Process start time in clock ticks since boot (/proc/PID/stat field 22); undefined if gone. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process that was recorded is still the same live process (pids get reused). */
+export function isSameProcess(pid: number, startTime: number): boolean {
+  return processStartTime(pid) === startTime;
+}
+
+export class StateFile {
+  private state: RunState;
+
+  constructor(
+    readonly path: string,
+    runId: string,
+  ) {
+    this.state = {
+      runId,
+      ownerPid: process.pid,
+      ownerStartTime: processStartTime(process.pid) ?? 0,
+      resources: [],
+    };
+    mkdirSync(dirname(path), { recursive: true });
+    this.flush();
+    // A pointer in /run lets `clean` find this run's state and see that its owner is alive.
+    mkdirSync(LIVE_RUNS_DIR, { recursive: true });
+    writeFileSync(join(LIVE_RUNS_DIR, `${runId}.state`), resolve(path));
+  }
+
+  get runId(): string {
+    return this.state.runId;
+  }
+
+  get resources(): readonly Resource[] {
+    return this.state.resources;
+  }
+
+  register(resource: Resource): void {
+    const key = resourceKey(resource);
+    if (!this.state.resources.some((r) => resourceKey(r) === key)) {
+      this.state.resources.push(resource);
+      this.flush();
+    }
+  }
+
+  release(resource: Resource): void {
+    const key = resourceKey(resource);
+    this.state.resources = this.state.resources.filter((r) => resourceKey(r) !== key);
+    this.flush();
+  }
+
+  /** Called once everything is gone: the state file stays as a record, the live pointer goes. */
+  close(): void {
+    this.flush();
+    rmSync(join(LIVE_RUNS_DIR, `${this.state.runId}.state`), { force: true });
+  }
+
+  private flush(): void {
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state, null, 2));
+    renameSync(tmp, this.path);
+  }
+}
+
+export function readState(path: string): RunState | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as RunState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** State file path of a run that is (or was) live on this host, from its /run pointer. */
+export function liveStatePath(runId: string): string | undefined {
+  try {
+    return readFileSync(join(LIVE_RUNS_DIR, `${runId}.state`), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,139 @@
+// HAProxy as the mesh proxy: HTTP mode (it parses every request), keep-alive to clients and
+// to upstreams with a shared connection pool (`http-reuse always`), one thread, the same
+// timeouts everywhere. The original destination of a REDIRECTed connection comes from
+// SO_ORIGINAL_DST, which HAProxy's `dst`/`dst_port` fetches return (built with NETFILTER).
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { run } from '../exec.ts';
+import type { LocalCluster, Placement } from '../platform/local/cluster.ts';
+import { LIVE_RUNS_DIR } from '../platform/local/names.ts';
+import {
+  DEFAULT_PROXY_TUNING, type Proxy, type ProxyConfig, type ProxyStats, type ProxyTuning, type RunningProxy,
+  type ServiceRoute,
+} from './types.ts';
+
+const backendName = (route: ServiceRoute): string => `svc-${route.name}`;
+
+export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tuning: ProxyTuning): string {
+  const lines: string[] = [
+    'global',
+    `  maxconn ${tuning.maxConnections}`,
+    `  nbthread ${tuning.threads}`,
+    `  stats socket ${statsSocket} mode 600 level operator`,
+    '  hard-stop-after 3s',
+    '',
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    '  http-reuse always',
+    `  timeout connect ${tuning.connectTimeoutMs}ms`,
+    `  timeout client ${tuning.idleTimeoutMs}ms`,
+    `  timeout server ${tuning.idleTimeoutMs}ms`,
+    `  timeout http-keep-alive ${tuning.idleTimeoutMs}ms`,
+    '  timeout http-request 10s',
+    '',
+  ];
+  const routes = new Map<string, ServiceRoute>();
+  if (config.outbound) {
+    lines.push('frontend outbound', `  bind 0.0.0.0:${config.outbound.port}`);
+    for (const route of config.outbound.routes) {
+      routes.set(route.name, route);
+      lines.push(`  use_backend ${backendName(route)} if { dst ${route.vip} } { dst_port ${route.port} }`);
+    }
+    lines.push('');
+  }
+  if (config.inbound) {
+    lines.push(
+      'frontend inbound',
+      `  bind 0.0.0.0:${config.inbound.port}`,
+      '  default_backend local-app',
+      '',
+      'backend local-app',
+      `  server app 127.0.0.1:${config.inbound.appPort}`,
+      '',
+    );
+  }
+  if (config.perService) {
+    for (const { listenPort, route } of config.perService.listeners) {
+      routes.set(route.name, route);
+      lines.push(
+        `frontend listen-${route.name}`,
+        `  bind ${config.perService.bindIp}:${listenPort}`,
+        `  default_backend ${backendName(route)}`,
+        '',
+      );
+    }
+  }
+  for (const route of routes.values()) {
+    lines.push(`backend ${backendName(route)}`, '  balance random');
+    route.endpoints.forEach((e, i) => lines.push(`  server ep${i} ${e.ip}:${e.port}`));
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** Parses `show stat` CSV into request counters per frontend and backend. */
+export function parseHaproxyStats(csv: string): ProxyStats {
+  const rows = csv.split('\n').filter((l) => l.trim() !== '');
+  const header = rows.shift()?.replace(/^# /, '').split(',') ?? [];
+  const col = (name: string): number => header.indexOf(name);
+  const [pxname, svname, reqTot, stot] = [col('pxname'), col('svname'), col('req_tot'), col('stot')];
+  const stats: ProxyStats = { requestsByListener: {}, requestsByUpstream: {} };
+  for (const row of rows) {
+    const f = row.split(',');
+    const proxyName = f[pxname]!.replace(/^listen-/, '');
+    if (f[svname] === 'FRONTEND') stats.requestsByListener[proxyName] = Number(f[reqTot] || 0);
+    if (f[svname] === 'BACKEND') stats.requestsByUpstream[proxyName.replace(/^svc-/, '')] = Number(f[stot] || 0);
+  }
+  return stats;
+}
+
+function statsCommand(socketPath: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ path: socketPath });
+    let out = '';
+    socket.setTimeout(3000, () => socket.destroy(new Error(`no answer from ${socketPath}`)));
+    socket.on('connect', () => socket.end(`${command}\n`));
+    socket.on('data', (d) => (out += d.toString()));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+  });
+}
+
+export class Haproxy implements Proxy {
+  readonly name = 'haproxy';
+
+  async version(): Promise<string> {
+    const r = await run('haproxy', ['-v']);
+    return /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
+  }
+
+  async start(
+    cluster: LocalCluster,
+    where: Placement,
+    config: ProxyConfig,
+    options: { uid?: number; tuning?: ProxyTuning },
+  ): Promise<RunningProxy> {
+    // Unix socket paths are limited to 108 bytes, so the proxy's files live under /run.
+    const dir = join(LIVE_RUNS_DIR, cluster.runId, config.id);
+    cluster.state.register({ kind: 'dir', path: join(LIVE_RUNS_DIR, cluster.runId) });
+    mkdirSync(dir, { recursive: true });
+    if (options.uid !== undefined) chownSync(dir, options.uid, options.uid);
+    const statsSocket = join(dir, 'stats.sock');
+    const configPath = join(dir, 'haproxy.cfg');
+    writeFileSync(configPath, renderHaproxyConfig(config, statsSocket, options.tuning ?? DEFAULT_PROXY_TUNING));
+    const proc = cluster.spawn(where, config.id, ['haproxy', '-db', '-f', configPath], {
+      cpus: 'pods',
+      uid: options.uid,
+    });
+    const probe = config.outbound?.port ?? config.inbound?.port ?? config.perService?.listeners[0]?.listenPort;
+    const probeIp = config.perService ? config.perService.bindIp : '0.0.0.0';
+    if (probe !== undefined) await cluster.waitForListen(where, probeIp, probe, 10_000, proc);
+    return {
+      config,
+      process: proc,
+      stats: async () => parseHaproxyStats(await statsCommand(statsSocket, 'show stat')),
+    };
+  }
+}
