@@ -1,0 +1,356 @@
+// The run summary, as markdown (summary.md) and as an aligned plain-text table (terminal).
+// Pure: a RunResult in, text out; both views are rendered from one model so they never
+// disagree.
+//
+// Conventions, the same in both views:
+// - latencies carry their unit: below 1 ms in µs ("812 µs", "8.5 µs"), then ms with three
+//   significant digits ("1.23 ms", "12.3 ms", "123 ms"), from 1 s on in s ("1.23 s");
+// - a figure is the median over repeats; with more than one repeat the min–max across
+//   repeats follows in brackets, in the median's unit ("1.23 ms (1.10–1.41)");
+// - rates in req/s, rounded to whole requests from 100 req/s on;
+// - differences carry a sign and the unit, with the percentage: "+123 µs (+15.2 %)",
+//   whole percents from 100 % on.
+import { median } from 'simple-statistics';
+import { computeOverhead } from '../analysis/overhead.ts';
+import { planCells } from '../scenario/plan.ts';
+import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../scenario/types.ts';
+import type { CellResult, MeshOverhead, RunResult } from './types.ts';
+
+type Align = 'left' | 'right';
+
+interface SummaryTable {
+  heading: string;
+  header: string[];
+  align: Align[];
+  rows: string[][];
+}
+
+interface SummaryModel {
+  title: string;
+  runLine: string;
+  environmentLine: string;
+  loadLine: string;
+  legend: string;
+  tables: SummaryTable[];
+  notes: string[];
+}
+
+export function renderSummaryMarkdown(result: RunResult): string {
+  const model = buildModel(result);
+  const lines = [
+    `# ${model.title}`,
+    '',
+    model.runLine,
+    '',
+    `**Environment:** ${model.environmentLine}`,
+    '',
+    `**Load:** ${model.loadLine}`,
+    '',
+    model.legend,
+  ];
+  for (const table of model.tables) {
+    lines.push('', `## ${table.heading}`, '');
+    lines.push(markdownRow(table.header));
+    lines.push(markdownRow(table.align.map((a) => (a === 'right' ? '---:' : ':---'))));
+    for (const row of table.rows) lines.push(markdownRow(row));
+  }
+  lines.push('', '## Notes', '', ...model.notes.map((note) => `- ${note}`));
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderTerminalTable(result: RunResult): string {
+  const model = buildModel(result);
+  const lines = [
+    model.title,
+    model.runLine,
+    `Environment: ${model.environmentLine}`,
+    `Load: ${model.loadLine}`,
+    model.legend,
+  ];
+  for (const table of model.tables) {
+    lines.push('', table.heading, ...alignedTable(table));
+  }
+  lines.push('', 'Notes:', ...model.notes.map((note) => `- ${note}`));
+  return `${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------
+// The model
+
+function buildModel(result: RunResult): SummaryModel {
+  const { scenario, environment, cells } = result;
+  const planned = planCells(scenario);
+  const repeats = scenario.repeats;
+  const overhead = overheadLookup(result);
+
+  const drivers = unique(cells.map((cell) => cell.load.driver));
+  const driverText = drivers.length > 0 ? drivers.join(', ') : scenario.load.driver;
+  const placement =
+    environment.placement.driverCpus === '' && environment.placement.podCpus === ''
+      ? 'not pinned'
+      : `driver on CPUs ${environment.placement.driverCpus || '(any)'}, pods on CPUs ${environment.placement.podCpus || '(any)'}`;
+  const environmentLine = [
+    `kernel ${environment.kernel}`,
+    environment.cpuModel,
+    `${environment.cores} ${environment.cores === 1 ? 'core' : 'cores'}${environment.governor ? ` (governor ${environment.governor})` : ''}`,
+    `proxy ${environment.proxy.name} ${environment.proxy.version}`,
+    `driver ${driverText}`,
+    `placement: ${placement}`,
+  ].join(' · ');
+
+  const load = scenario.load;
+  const modelText = load.model === 'open' ? `open model at ${formatRps(load.rate ?? 0)} req/s` : 'closed model';
+  const loadLine =
+    `${modelText}, ${load.connections} ${load.connections === 1 ? 'connection' : 'connections'}, ` +
+    `${formatMs(load.durationMs)} measured after ${formatMs(load.warmupMs)} warm-up; ` +
+    `${repeats} ${repeats === 1 ? 'repeat' : 'repeats'}; responses of ${scenario.workload.responseBytes} B, ` +
+    `server delay ${formatMs(scenario.workload.delayUs / 1000)}.`;
+
+  const legend =
+    repeats > 1
+      ? `Each figure is the median over ${repeats} repeats; in brackets the min–max across repeats, in the median's unit unless another is shown.`
+      : 'One repeat: each figure is a single measurement.';
+
+  const tables: SummaryTable[] = [];
+  const protocols = ordered(scenario.protocols, cells.map((cell) => cell.protocol), PROTOCOLS);
+  const servicesValues = unique([...scenario.services, ...cells.map((cell) => cell.services)]);
+  const meshes = ordered(scenario.meshes, cells.map((cell) => cell.mesh), MESH_NAMES);
+  for (const protocol of protocols) {
+    for (const services of servicesValues) {
+      const groupCells = cells.filter((cell) => cell.protocol === protocol && cell.services === services);
+      const hasPlanned = planned.some((cell) => cell.protocol === protocol && cell.services === services);
+      if (groupCells.length === 0 && !hasPlanned) continue;
+      tables.push(buildTable(result, protocol, services, groupCells, meshes, overhead));
+    }
+  }
+
+  return {
+    title: `meshbench — ${scenario.name}`,
+    runLine: `Run ${result.runId} (meshbench ${result.meshbench}), ${result.startedAt}${result.finishedAt ? ` to ${result.finishedAt}` : ''}, ${result.status}: ${cells.length} of ${planned.length} cells measured.`,
+    environmentLine,
+    loadLine,
+    legend,
+    tables,
+    notes: buildNotes(result, planned.map((cell) => cell.id)),
+  };
+}
+
+function buildTable(
+  result: RunResult,
+  protocol: Protocol,
+  services: number,
+  groupCells: CellResult[],
+  meshes: MeshName[],
+  overhead: (mesh: MeshName, protocol: Protocol, services: number) => MeshOverhead | undefined,
+): SummaryTable {
+  const askedRates = groupCells.flatMap((cell) => (cell.load.requestedRps === undefined ? [] : [cell.load.requestedRps]));
+  const askedRps = askedRates.length > 0 ? median(askedRates) : result.scenario.load.rate;
+  const rateHeader =
+    result.scenario.load.model === 'closed' || askedRps === undefined
+      ? 'achieved rps (closed model)'
+      : `achieved rps (asked ${formatRps(askedRps)})`;
+
+  const header = ['mesh', 'p50', 'p90', 'p99', 'p99.9', 'max', rateHeader, 'errors', 'Δp50 vs baseline', 'Δp99 vs baseline'];
+  const rows = meshes.map((mesh) => {
+    const meshCells = groupCells.filter((cell) => cell.mesh === mesh).sort((a, b) => a.repeat - b.repeat);
+    if (meshCells.length === 0) return [mesh, 'no result', '—', '—', '—', '—', '—', '—', '—', '—'];
+    const latency = (pick: (cell: CellResult) => number) => spreadText(meshCells.map(pick), latencyScale);
+    const saturatedCount = meshCells.filter((cell) => cell.load.saturated).length;
+    const saturation =
+      saturatedCount === 0
+        ? ''
+        : saturatedCount === meshCells.length
+          ? ' ⚠ saturated'
+          : ` ⚠ saturated (${saturatedCount} of ${meshCells.length})`;
+    const deltas = mesh === 'baseline' ? undefined : overhead(mesh, protocol, services);
+    return [
+      mesh,
+      latency((cell) => cell.load.latencyUs.p50),
+      latency((cell) => cell.load.latencyUs.p90),
+      latency((cell) => cell.load.latencyUs.p99),
+      latency((cell) => cell.load.latencyUs.p999),
+      latency((cell) => cell.load.latencyUs.max),
+      spreadText(meshCells.map((cell) => cell.load.achievedRps), rpsScale) + saturation,
+      errorsText(meshCells),
+      deltas ? deltaText(deltas.p50DeltaUs, deltas.p50DeltaPct) : '—',
+      deltas ? deltaText(deltas.p99DeltaUs, deltas.p99DeltaPct) : '—',
+    ];
+  });
+
+  return {
+    heading: `${protocol} · ${services} ${services === 1 ? 'service' : 'services'}`,
+    header,
+    align: header.map((_, column) => (column === 0 ? 'left' : 'right')),
+    rows,
+  };
+}
+
+function buildNotes(result: RunResult, plannedIds: string[]): string[] {
+  const notes: string[] = [...result.notes];
+  const measured = new Set(result.cells.map((cell) => cell.id));
+  const missing = plannedIds.filter((id) => !measured.has(id));
+  if (missing.length > 0) {
+    notes.push(`Not measured (${missing.length} of ${plannedIds.length} planned cells): ${missing.join(', ')}.`);
+  }
+  if (result.cells.some((cell) => cell.load.saturated)) {
+    notes.push(
+      '⚠ saturated: the achieved rate fell below 95 % of the asked one (in k of n repeats where shown); such a cell measures a queue, ' +
+        'not the data path, and its latencies (and Δ) are not comparable with the other rows.',
+    );
+  }
+  if (result.scenario.repeats === 1) {
+    notes.push('1 repeat: no spread across repeats to judge the figures by; publish figures from 3 or more repeats.');
+  } else if (result.scenario.repeats < 3) {
+    notes.push(`${result.scenario.repeats} repeats: the spread is indicative only; publish figures from 3 or more repeats.`);
+  }
+  notes.push(
+    'Δ vs baseline: per repeat, the mesh’s figure minus the same repeat’s baseline, then the median over repeats; ' +
+      '% relative to that repeat’s baseline.',
+  );
+  for (const cell of [...result.cells].sort((a, b) => a.index - b.index)) {
+    for (const note of cell.notes) notes.push(`${cell.id}: ${note}`);
+  }
+  return notes;
+}
+
+/** Entries of result.analysis.overhead; where the analysis lacks one, computed from the cells. */
+function overheadLookup(result: RunResult) {
+  const key = (mesh: MeshName, protocol: Protocol, services: number) => `${mesh}|${protocol}|${services}`;
+  const byKey = new Map<string, MeshOverhead>();
+  for (const entry of computeOverhead(result.cells)) byKey.set(key(entry.mesh, entry.protocol, entry.services), entry);
+  for (const entry of result.analysis.overhead) byKey.set(key(entry.mesh, entry.protocol, entry.services), entry);
+  return (mesh: MeshName, protocol: Protocol, services: number) => byKey.get(key(mesh, protocol, services));
+}
+
+// ---------------------------------------------------------------------------------------
+// Numbers for humans
+
+interface Scale {
+  unit: string;
+  divisor: number;
+  decimals: number;
+}
+
+/** Unit and precision for a latency in µs (see the conventions at the top). */
+function latencyScale(us: number): Scale {
+  const magnitude = Math.abs(us);
+  if (Number(magnitude.toFixed(1)) < 10) return { unit: 'µs', divisor: 1, decimals: 1 };
+  if (Number(magnitude.toFixed(0)) < 1000) return { unit: 'µs', divisor: 1, decimals: 0 };
+  const ms = magnitude / 1000;
+  const msDecimals = threeSignificantDecimals(ms);
+  if (Number(ms.toFixed(msDecimals)) < 1000) return { unit: 'ms', divisor: 1000, decimals: msDecimals };
+  return { unit: 's', divisor: 1_000_000, decimals: threeSignificantDecimals(magnitude / 1_000_000) };
+}
+
+function rpsScale(rps: number): Scale {
+  return { unit: 'req/s', divisor: 1, decimals: Math.abs(rps) < 100 ? 1 : 0 };
+}
+
+/** Decimals that show three significant digits of a value ≥ 1 (after rounding). */
+function threeSignificantDecimals(value: number): number {
+  if (Number(value.toFixed(2)) < 10) return 2;
+  if (Number(value.toFixed(1)) < 100) return 1;
+  return 0;
+}
+
+function scaled(value: number, scale: Scale): string {
+  return (value / scale.divisor).toFixed(scale.decimals);
+}
+
+/** `812 µs`, `1.23 ms`, `2.00 s`. */
+export function formatUs(us: number): string {
+  const scale = latencyScale(us);
+  return `${scaled(us, scale)} ${scale.unit}`;
+}
+
+/** `300`, `12.5`: a rate in req/s, without the unit. */
+export function formatRps(rps: number): string {
+  return scaled(rps, rpsScale(rps));
+}
+
+/** A duration in ms as the scenario would say it: `10 s`, `1.5 s`, `500 ms`, `0 s`. */
+function formatMs(ms: number): string {
+  if (ms === 0) return '0 s';
+  if (ms >= 1000) return `${Number((ms / 1000).toFixed(3))} s`;
+  return `${Number(ms.toFixed(3))} ms`;
+}
+
+/**
+ * Median with its unit, then `(min–max)` when there are several values: in the median's
+ * unit and precision, or each bound with its own unit when they span units.
+ */
+function spreadText(values: number[], scaleFor: (value: number) => Scale): string {
+  const middle = median(values);
+  const scale = scaleFor(middle);
+  const main = `${scaled(middle, scale)} ${scale.unit}`;
+  if (values.length < 2) return main;
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  if (scaleFor(low).unit === scale.unit && scaleFor(high).unit === scale.unit) {
+    return `${main} (${scaled(low, scale)}–${scaled(high, scale)})`;
+  }
+  const own = (value: number) => `${scaled(value, scaleFor(value))} ${scaleFor(value).unit}`;
+  return `${main} (${own(low)}–${own(high)})`;
+}
+
+function deltaText(deltaUs: number, deltaPct: number): string {
+  if (!Number.isFinite(deltaUs)) return 'n/a';
+  const scale = latencyScale(deltaUs);
+  const magnitude = scaled(Math.abs(deltaUs), scale);
+  const usText = `${signOf(deltaUs, magnitude)}${magnitude} ${scale.unit}`;
+  if (!Number.isFinite(deltaPct)) return `${usText} (n/a %)`;
+  const pct = Math.abs(deltaPct).toFixed(Math.abs(deltaPct) < 99.95 ? 1 : 0);
+  return `${usText} (${signOf(deltaPct, pct)}${pct} %)`;
+}
+
+/** '+' or '-' unless the shown magnitude rounds to zero. */
+function signOf(value: number, shown: string): string {
+  if (Number(shown) === 0) return '';
+  return value > 0 ? '+' : '-';
+}
+
+/** Errors (non-2xx + socket errors) summed over repeats, with their share of all responses. */
+function errorsText(cells: CellResult[]): string {
+  const errors = cells.reduce((sum, cell) => sum + cell.load.non2xx + cell.load.socketErrors, 0);
+  if (errors === 0) return '0';
+  const attempts = cells.reduce((sum, cell) => sum + cell.load.requests + cell.load.non2xx + cell.load.socketErrors, 0);
+  const share = (errors / attempts) * 100;
+  return `${errors} (${share < 0.01 ? '<0.01' : share < 10 ? share.toFixed(2) : share.toFixed(1)} %)`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Layout
+
+function markdownRow(cells: string[]): string {
+  return `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+}
+
+/** Columns padded to their widest cell; text left, figures right; a dashed rule under the header. */
+function alignedTable(table: SummaryTable): string[] {
+  const all = [table.header, ...table.rows];
+  const widths = table.header.map((_, column) => Math.max(...all.map((row) => displayWidth(row[column] ?? ''))));
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) => {
+        const padding = ' '.repeat(widths[column]! - displayWidth(cell));
+        return table.align[column] === 'right' ? padding + cell : cell + padding;
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(table.header), widths.map((width) => '-'.repeat(width)).join('  '), ...table.rows.map(line)];
+}
+
+/** Code points, not UTF-16 units: µ, –, Δ and ⚠ each take one column. */
+function displayWidth(text: string): number {
+  return [...text].length;
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}
+
+/** The scenario's order first, then anything else the cells hold, in canonical order. */
+function ordered<T extends string>(declared: readonly T[], seen: T[], canonical: readonly T[]): T[] {
+  const extra = canonical.filter((value) => !declared.includes(value) && seen.includes(value));
+  return [...declared, ...extra];
+}

@@ -1,0 +1,439 @@
+// The scenario file's schema: what a user may write, with defaults, and the exact message
+// for every mistake. Parsing yields the normalised `Scenario` of types.ts (durations in
+// µs/ms, units in the names); everything inside the program trusts that type.
+//
+// Messages follow one pattern: `<what was expected>, got <what was given>`, so a user can
+// fix a file from the message alone. Cross-field rules (rate vs. model, wrk vs. model,
+// duplicates) run even when other fields are wrong, so one pass reports every problem.
+import { z } from 'zod';
+import type { InputProblem } from '../errors.ts';
+import { MESH_NAMES, PROTOCOLS, type LoadSettings, type MeshName, type Protocol, type Scenario, type Workload } from './types.ts';
+
+// ---------------------------------------------------------------------------------------
+// Limits (exported so docs, tests and the CLI can quote them)
+
+export const SERVICES_MIN = 1;
+export const SERVICES_MAX = 200;
+export const RESPONSE_BYTES_MAX = 1024 * 1024;
+export const CONNECTIONS_MAX = 1024;
+export const REPEATS_MAX = 100;
+export const DURATION_MIN_US = 1_000_000; // 1 s: shorter windows hold too few requests for a p99
+export const DURATION_MAX_US = 3_600_000_000; // 1 h
+export const WARMUP_MAX_US = 3_600_000_000; // 1 h
+/** Server-side delay ceiling: longer delays run into the load drivers' request timeouts (10 s). */
+export const DELAY_MAX_US = 10_000_000;
+
+const LOAD_MODELS = ['open', 'closed'] as const;
+const DRIVERS = ['autocannon', 'wrk'] as const;
+/** Known but not implemented yet: named as such rather than as unknown. */
+const FUTURE_PROTOCOLS = ['grpc'];
+const FUTURE_PLATFORMS = ['kind', 'kubernetes'];
+
+// ---------------------------------------------------------------------------------------
+// Durations
+
+export const DURATION_UNITS = ['us', 'µs', 'ms', 's', 'm'] as const;
+const US_PER_UNIT: Record<string, number> = {
+  us: 1,
+  'µs': 1, // U+00B5 micro sign
+  'μs': 1, // U+03BC greek mu, which keyboards produce as often
+  ms: 1_000,
+  s: 1_000_000,
+  m: 60_000_000,
+};
+const UNIT_LIST = 'us, µs, ms, s, m';
+
+export type DurationParse = { ok: true; us: number } | { ok: false; message: string };
+
+/**
+ * Parses a duration such as `2ms`, `1.5s`, `250us`, `0s` into whole microseconds.
+ * A bare number is refused: `20` could be seconds or milliseconds, and a guess would
+ * silently change what is measured.
+ */
+export function parseDurationUs(input: unknown): DurationParse {
+  if (typeof input === 'number' || (typeof input === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(input))) {
+    const bare = String(input).trim();
+    return {
+      ok: false,
+      message: `must be a duration with a unit (${UNIT_LIST}), got ${describe(input)}; add a unit, e.g. "${bare}s" or "${bare}ms"`,
+    };
+  }
+  if (typeof input !== 'string') {
+    return { ok: false, message: `must be a duration such as "2ms", "1.5s" or "250us", got ${describe(input)}` };
+  }
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([^\d\s.]+)\s*$/.exec(input);
+  if (!match) {
+    return { ok: false, message: `must be a duration such as "2ms", "1.5s" or "250us", got ${describe(input)}` };
+  }
+  const [, amountText, unit] = match as unknown as [string, string, string];
+  const usPerUnit = US_PER_UNIT[unit];
+  if (usPerUnit === undefined) {
+    return { ok: false, message: `unknown unit "${unit}" in ${describe(input)} (expected one of ${UNIT_LIST})` };
+  }
+  const us = Number(amountText) * usPerUnit;
+  const wholeUs = Math.round(us);
+  // Decimal fractions such as 1.1 × 10⁶ are not exact in binary; accept float noise only.
+  if (Math.abs(us - wholeUs) > 1e-6 * Math.max(1, us)) {
+    return { ok: false, message: `must be a whole number of microseconds, got ${describe(input)}` };
+  }
+  return { ok: true, us: wholeUs };
+}
+
+/** `1500000` → `1.5s`: the shortest exact spelling of a µs value in the scenario's units. */
+export function formatDurationUs(us: number): string {
+  if (us === 0) return '0s';
+  if (us % 60_000_000 === 0) return `${us / 60_000_000}m`;
+  if (us >= 1_000_000 && us % 1000 === 0) return `${us / 1_000_000}s`;
+  if (us % 1000 === 0) return `${us / 1000}ms`;
+  return `${us}us`;
+}
+
+function durationField(label: { min: number; max: number; missing: string }) {
+  return z.unknown().transform((input, ctx): number => {
+    if (input === undefined) {
+      ctx.issues.push({ code: 'custom', input, message: `missing: ${label.missing}` });
+      return z.NEVER;
+    }
+    const parsed = parseDurationUs(input);
+    if (!parsed.ok) {
+      ctx.issues.push({ code: 'custom', input, message: parsed.message });
+      return z.NEVER;
+    }
+    if (parsed.us < label.min || parsed.us > label.max) {
+      const bound = parsed.us < label.min ? `at least ${formatDurationUs(label.min)}` : `at most ${formatDurationUs(label.max)}`;
+      ctx.issues.push({ code: 'custom', input, message: `must be ${bound}, got ${describe(input)}` });
+      return z.NEVER;
+    }
+    return parsed.us;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Message helpers
+
+/** How a given value reads in a message: strings quoted, structures named. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') {
+    const shown = value.length > 40 ? `${value.slice(0, 37)}…` : value;
+    return JSON.stringify(shown);
+  }
+  return String(value);
+}
+
+/** Error callback for a leaf: `missing: …` when absent, else `<expected>, got <value>`. */
+function leafError(expected: string, missing: string) {
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? `missing: ${missing}` : `${expected}, got ${describe(issue.input)}`;
+}
+
+/**
+ * An integer in [min, max], checked in one step so a wrong value gives one message. (Not
+ * z.int(): its failure aborts the enclosing object's and list's rules, which would then
+ * hide problems such as duplicates or rate-vs-model from the same report.)
+ */
+function intInRange(min: number, max: number, what: string, missing: string) {
+  const error = leafError(`must be an integer ${min}–${max}${what}`, missing);
+  return z.unknown().transform((input, ctx): number => {
+    if (typeof input === 'number' && Number.isInteger(input) && input >= min && input <= max) return input;
+    ctx.issues.push({ code: 'custom', input, message: error({ input }) });
+    return z.NEVER;
+  });
+}
+
+/** A string out of a fixed set; `future` values get "not supported yet" instead of "unknown". */
+function nameFrom<const T extends readonly [string, ...string[]]>(
+  values: T,
+  noun: string,
+  future: readonly string[] = [],
+) {
+  return z.enum(values, {
+    error: (issue) => {
+      if (issue.input === undefined) return `missing: one of ${values.join(', ')}`;
+      if (typeof issue.input === 'string' && future.includes(issue.input)) {
+        return `"${issue.input}" is not supported yet (supported: ${values.join(', ')})`;
+      }
+      return `unknown ${noun} ${describe(issue.input)} (expected one of ${values.join(', ')})`;
+    },
+  });
+}
+
+type Ctx = z.core.$RefinementCtx<unknown[]>;
+
+/**
+ * A non-empty list of unique items. The checks run even when some items are invalid
+ * (zod would skip them), and duplicates are only reported among valid items so a wrong
+ * name is not reported twice.
+ */
+function uniqueList<T extends z.ZodType>(
+  item: T,
+  opts: { noun: string; choices: string; isValid: (v: unknown) => boolean },
+) {
+  const expected = `${opts.noun === 'services value' ? 'integers' : `${opts.noun}s`} (${opts.choices})`;
+  const listError = leafError(`must be a list of ${expected}`, `a list of ${expected}`);
+  return z.array(item, { error: listError }).superRefine(
+    (values: unknown[], ctx: Ctx) => {
+      if (values.length === 0) {
+        ctx.addIssue({ code: 'custom', input: values, message: `must list at least one ${opts.noun} (${opts.choices})` });
+        return;
+      }
+      const firstIndex = new Map<unknown, number>();
+      values.forEach((value, index) => {
+        if (!opts.isValid(value)) return;
+        const first = firstIndex.get(value);
+        if (first === undefined) firstIndex.set(value, index);
+        else ctx.addIssue({ code: 'custom', input: value, path: [index], message: `${describe(value)} is listed twice (also at index ${first})` });
+      });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
+}
+
+/** Runs an object-level rule when the object is a mapping and the named fields parsed cleanly. */
+function whenFieldsValid(...keys: string[]) {
+  return {
+    when: (payload: z.core.ParsePayload) =>
+      isMapping(payload.value) && !payload.issues.some((issue) => issue.path !== undefined && issue.path.length > 0 && keys.includes(String(issue.path[0]))),
+  };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------------------
+// The schema
+
+const mappingError = (keys: string, missing: string) => leafError(`must be a mapping (${keys})`, missing);
+
+const workloadShape = {
+  responseBytes: intInRange(0, RESPONSE_BYTES_MAX, ' (bytes, at most 1 MiB)', 'a response size in bytes').default(1024),
+  delay: durationField({ min: 0, max: DELAY_MAX_US, missing: 'a duration such as "0ms"' }).prefault('0ms'),
+};
+
+const workloadSchema = z
+  .strictObject(workloadShape, { error: mappingError('responseBytes, delay', 'a mapping') })
+  .transform((w): Workload => ({ responseBytes: w.responseBytes, delayUs: w.delay }));
+
+const loadShape = {
+  model: nameFrom(LOAD_MODELS, 'load model').default('open'),
+  rate: z
+    .number({ error: leafError('must be a positive number of requests per second', 'a rate in requests per second') })
+    .positive({ error: leafError('must be a positive number of requests per second', '') })
+    .optional(),
+  connections: intInRange(1, CONNECTIONS_MAX, '', 'a number of connections').default(16),
+  duration: durationField({ min: DURATION_MIN_US, max: DURATION_MAX_US, missing: 'a measured duration such as "20s" (1s–60m)' }),
+  warmup: durationField({ min: 0, max: WARMUP_MAX_US, missing: 'a duration such as "2s"' }).prefault('2s'),
+  driver: nameFrom(DRIVERS, 'load driver').default('autocannon'),
+};
+
+const loadSchema = z
+  .strictObject(loadShape, {
+    error: mappingError(Object.keys(loadShape).join(', '), 'a mapping with at least duration, and rate for the open model'),
+  })
+  .superRefine(
+    (load, ctx) => {
+      const model = load.model ?? 'open';
+      if (model === 'open' && load.rate === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          input: undefined,
+          path: ['rate'],
+          message: 'missing: the open model needs a rate in requests per second, e.g. 300 (or use model: closed)',
+        });
+      }
+      if (model === 'closed' && load.rate !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          input: load.rate,
+          path: ['rate'],
+          message: `not allowed with the closed model (it sends as fast as the connections allow), got ${load.rate}; remove it or use model: open`,
+        });
+      }
+    },
+    whenFieldsValid('model', 'rate'),
+  )
+  .superRefine(
+    (load, ctx) => {
+      if (load.driver === 'wrk' && (load.model ?? 'open') === 'open') {
+        ctx.addIssue({
+          code: 'custom',
+          input: load.driver,
+          path: ['driver'],
+          message: 'wrk runs only with the closed model (it cannot pace a fixed rate); use model: closed or driver: autocannon',
+        });
+      }
+    },
+    whenFieldsValid('model', 'driver'),
+  )
+  .transform(
+    (load): LoadSettings => ({
+      model: load.model,
+      ...(load.rate === undefined ? {} : { rate: load.rate }),
+      connections: load.connections,
+      durationMs: load.duration / 1000,
+      warmupMs: load.warmup / 1000,
+      driver: load.driver,
+    }),
+  );
+
+const platformSchema = z.literal('local', {
+  error: (issue) =>
+    typeof issue.input === 'string' && FUTURE_PLATFORMS.includes(issue.input)
+      ? `"${issue.input}" is not supported yet (only local)`
+      : `unknown platform ${describe(issue.input)} (expected local)`,
+});
+
+const scenarioShape = {
+  name: z
+    .string({ error: leafError('must be a name of lowercase letters, digits and dashes', 'a name of lowercase letters, digits and dashes, e.g. "quick"') })
+    .regex(/^[a-z0-9-]+$/, { error: leafError('must be lowercase letters, digits and dashes ([a-z0-9-]+)', '') }),
+  platform: platformSchema.default('local'),
+  meshes: uniqueList(nameFrom(MESH_NAMES, 'mesh'), {
+    noun: 'mesh',
+    choices: `one or more of ${MESH_NAMES.join(', ')}`,
+    isValid: (v) => (MESH_NAMES as readonly unknown[]).includes(v),
+  }).default(() => [...MESH_NAMES]),
+  protocols: uniqueList(nameFrom(PROTOCOLS, 'protocol', FUTURE_PROTOCOLS), {
+    noun: 'protocol',
+    choices: `one or more of ${PROTOCOLS.join(', ')}`,
+    isValid: (v) => (PROTOCOLS as readonly unknown[]).includes(v),
+  }).default(() => [...PROTOCOLS]),
+  services: uniqueList(intInRange(SERVICES_MIN, SERVICES_MAX, '', 'a number of services'), {
+    noun: 'services value',
+    choices: `${SERVICES_MIN}–${SERVICES_MAX}, e.g. [1, 10]`,
+    isValid: (v) => Number.isInteger(v) && (v as number) >= SERVICES_MIN && (v as number) <= SERVICES_MAX,
+  }),
+  workload: workloadSchema.prefault({}),
+  load: loadSchema,
+  repeats: intInRange(1, REPEATS_MAX, '', 'a number of repeats').default(3),
+};
+
+/** Top-level and nested keys, for "unknown key" messages. */
+const KNOWN_KEYS: Record<string, string[]> = {
+  '': Object.keys(scenarioShape),
+  workload: Object.keys(workloadShape),
+  load: Object.keys(loadShape),
+};
+
+export const scenarioSchema = z
+  .strictObject(scenarioShape, {
+    error: (issue) =>
+      `the scenario must be a mapping of keys (${KNOWN_KEYS['']!.join(', ')}), got ${describe(issue.input)}`,
+  })
+  .transform(
+    (s): Scenario => ({
+      name: s.name,
+      platform: s.platform,
+      meshes: s.meshes as MeshName[],
+      protocols: s.protocols as Protocol[],
+      services: s.services,
+      workload: s.workload,
+      load: s.load,
+      repeats: s.repeats,
+    }),
+  );
+
+// ---------------------------------------------------------------------------------------
+// Problems
+
+/** `['meshes', 1]` → `meshes[1]`; `['load', 'rate']` → `load.rate`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let text = '';
+  for (const key of path) {
+    if (typeof key === 'number') text += `[${key}]`;
+    else text += text === '' ? String(key) : `.${String(key)}`;
+  }
+  return text;
+}
+
+/** The zod issues of a scenario parse as problems with field paths; unknown keys one each. */
+export function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): InputProblem[] {
+  const problems: InputProblem[] = [];
+  for (const issue of issues) {
+    const at = formatPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const known = KNOWN_KEYS[at] ?? [];
+      for (const key of issue.keys) {
+        const home = Object.keys(KNOWN_KEYS).find((parent) => parent !== at && KNOWN_KEYS[parent]!.includes(key));
+        const suggestion = closestKey(key, known);
+        const hint =
+          home !== undefined
+            ? `it belongs ${home === '' ? 'at the top level' : `under ${home}`}; `
+            : suggestion !== undefined
+              ? `did you mean "${suggestion}"? `
+              : '';
+        problems.push({
+          path: at === '' ? key : `${at}.${key}`,
+          message: `unknown key "${key}" (${hint}expected one of ${known.join(', ')})`,
+        });
+      }
+      continue;
+    }
+    problems.push({ path: at, message: issue.message });
+  }
+  return sortByField(problems);
+}
+
+/**
+ * Orders problems as the fields appear in the schema (list items by index, unknown keys
+ * after the known ones of their mapping), so a long report reads top to bottom.
+ */
+function sortByField(problems: InputProblem[]): InputProblem[] {
+  const rank = (path: string): number[] => {
+    const ranks: number[] = [];
+    let parent = '';
+    for (const part of path.match(/[^.[\]]+|\[\d+\]/g) ?? []) {
+      if (part.startsWith('[')) {
+        ranks.push(Number(part.slice(1, -1)));
+        continue;
+      }
+      const known = KNOWN_KEYS[parent]?.indexOf(part) ?? -1;
+      ranks.push(known === -1 ? 1000 : known);
+      parent = parent === '' ? part : `${parent}.${part}`;
+    }
+    return ranks;
+  };
+  const compare = (a: number[], b: number[]): number => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return a.length - b.length;
+  };
+  return problems
+    .map((problem, order) => ({ problem, order, rank: rank(problem.path) }))
+    .sort((a, b) => compare(a.rank, b.rank) || a.order - b.order)
+    .map((entry) => entry.problem);
+}
+
+/** A known key within two edits of the unknown one, for typos such as `reapeats`. */
+function closestKey(key: string, known: string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+export type ScenarioValidation = { ok: true; scenario: Scenario } | { ok: false; problems: InputProblem[] };
+
+/** Validates already-parsed YAML/JSON data; every problem at once. */
+export function validateScenario(data: unknown): ScenarioValidation {
+  const result = scenarioSchema.safeParse(data);
+  if (result.success) return { ok: true, scenario: result.data };
+  return { ok: false, problems: problemsFromIssues(result.error.issues) };
+}
