@@ -1,0 +1,142 @@
+// The command line. Typed errors become exit codes here and only here:
+// 0 ok, 1 run failed / host cannot run it / regression, 2 bad input.
+import { Command, CommanderError } from 'commander';
+import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
+import { HostError, InputError } from '../errors.ts';
+import { clean, formatCleanReport } from '../platform/local/clean.ts';
+import { renderTerminalTable } from '../results/summary.ts';
+import { loadScenarioFile, validateFiles } from '../scenario/load.ts';
+import { estimateDurationMs } from '../scenario/plan.ts';
+import { runScenario } from '../runner/run.ts';
+import { doctorChecks, formatChecks } from './doctor.ts';
+import { formatCellProgress } from './progress.ts';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_BAD_INPUT = 2;
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new HostError('meshbench needs root to build network namespaces, iptables rules, cgroups and eBPF programs: run it as root (e.g. sudo).');
+  }
+}
+
+async function runCommand(scenarioPath: string, opts: { out: string; json?: boolean; platform?: string }): Promise<number> {
+  if (opts.platform && opts.platform !== 'local') {
+    throw new InputError('--platform', [{ path: '--platform', message: `platform "${opts.platform}" is not available yet (expected local)` }]);
+  }
+  const scenario = await loadScenarioFile(scenarioPath);
+  requireRoot();
+  const run = runScenario(scenario, { outRoot: opts.out });
+  const total = { cells: 0 };
+  const err = (line: string): boolean => process.stderr.write(`${line}\n`);
+  run.on('run:start', ({ runId, runDir, cells }) => {
+    total.cells = cells.length;
+    err(`meshbench run ${runId}: scenario ${scenario.name}, ${cells.length} cells, about ${Math.ceil(estimateDurationMs(scenario) / 60_000)} min`);
+    err(`results: ${relative(process.cwd(), runDir) || runDir}`);
+  });
+  run.on('cell:start', (cell) => err(`[${cell.index + 1}/${total.cells}] ${cell.id} …`));
+  run.on('cell:done', (cell) => err(`[${cell.index + 1}/${total.cells}] ${formatCellProgress(cell)}`));
+  run.on('cell:failed', (cell, error) => err(`[${cell.index + 1}/${total.cells}] ${cell.id} FAILED: ${error.message}`));
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = sig;
+    err(`\n${sig}: stopping, cleaning up, keeping finished cells…`);
+    run.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const result = await run.done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else process.stderr.write(`\n${renderTerminalTable(result)}\n`);
+  err(`\nrun directory: ${relative(process.cwd(), run.runDir) || run.runDir} (result.json, cells.jsonl, summary.md)`);
+  if (signalled) return signalled === 'SIGINT' ? 130 : 143;
+  return result.status === 'complete' ? EXIT_OK : EXIT_FAILED;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('meshbench')
+    .description('What does a service mesh data plane cost? Sidecar proxies vs an eBPF per-node data path, measured.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run a scenario: every mesh × protocol × services cell, interleaved; results in runs/<run-id>/')
+    .argument('[scenario]', 'scenario file', 'scenarios/quick.yaml')
+    .option('--out <dir>', 'parent directory of run directories', 'runs')
+    .option('--platform <name>', 'platform to run on (local)')
+    .option('--json', 'print result.json to stdout (progress stays on stderr)')
+    .action(async (scenario: string, opts: { out: string; json?: boolean; platform?: string }) => {
+      process.exitCode = await runCommand(scenario, opts);
+    });
+
+  program
+    .command('validate')
+    .description('check scenario files; every problem with its field path; exit 2 on any')
+    .argument('<files...>', 'scenario files')
+    .action(async (files: string[]) => {
+      const { ok, output } = await validateFiles(files);
+      (ok ? process.stdout : process.stderr).write(`${output}\n`);
+      process.exitCode = ok ? EXIT_OK : EXIT_BAD_INPUT;
+    });
+
+  program
+    .command('doctor')
+    .description('what this host can run, and why not')
+    .action(async () => {
+      const checks = await doctorChecks();
+      process.stdout.write(`${formatChecks(checks)}\n`);
+      process.exitCode = checks.some((c) => c.required && !c.ok) ? EXIT_FAILED : EXIT_OK;
+    });
+
+  program
+    .command('clean')
+    .description('remove what runs left behind (namespaces, cgroups, bpf programs, processes), from state files and names')
+    .option('--dry-run', 'only list what would be removed')
+    .option('--run <id>', 'only this run')
+    .option('--force', 'also remove runs whose owner process is still alive')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { dryRun?: boolean; run?: string; force?: boolean; json?: boolean }) => {
+      if (opts.run !== undefined && !/^[0-9a-z]{5}$/.test(opts.run)) {
+        throw new InputError('--run', [{ path: '--run', message: `must be a run id of 5 characters 0-9a-z, got "${opts.run}"` }]);
+      }
+      requireRoot();
+      const report = await clean({ dryRun: Boolean(opts.dryRun), runId: opts.run, force: opts.force });
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCleanReport(report)}\n`);
+      process.exitCode = report.errors.length > 0 ? EXIT_FAILED : EXIT_OK;
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors are bad input.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    if (err instanceof HostError) {
+      process.stderr.write(`meshbench: ${err.message}\n`);
+      return EXIT_FAILED;
+    }
+    process.stderr.write(`meshbench: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && existsSync(process.argv[1]) &&
+  (process.argv[1].endsWith('harness/cli/main.ts') || process.argv[1].endsWith('bin/meshbench.js'));
+if (isEntry) {
+  process.exitCode = await main(process.argv.slice(2));
+}
