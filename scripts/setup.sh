@@ -17,7 +17,7 @@ fi
 
 # Debian packages the local platform needs (checked with one dpkg-query, installed only if missing).
 PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev make gcc pkg-config bpftool
-  haproxy nginx-light iproute2 iptables conntrack wrk nghttp2-client util-linux procps)
+  haproxy nginx-light iproute2 iptables conntrack wrk nghttp2-client util-linux procps chromium)
 missing=()
 while read -r pkg status; do
   [ "$status" = "installed" ] || missing+=("$pkg")
