@@ -84,7 +84,7 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     const memory = figures.components['alloc/app']!.memory!;
     const procMean = procSamples.reduce((a, b) => a + b, 0) / procSamples.length;
     t.diagnostic(`memory: probe mean ${memory.meanBytes} peak ${memory.peakBytes} B (${memory.samples} samples); VmRSS mean ${procMean.toFixed(0)} B`);
-    assert.ok(memory.samples >= 8, `samples ${memory.samples}`);
+    assert.ok(memory.samples >= 5, `samples ${memory.samples}`);
     assert.ok(procMean > 200 * 1024 * 1024, `VmRSS ${procMean}`);
     withinPct(memory.meanBytes, procMean, 5, 'mean RSS');
     withinPct(memory.peakBytes, Math.max(...procSamples), 5, 'peak RSS');
@@ -94,15 +94,16 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
   it('cpu: on-CPU seconds of busy loops (by tgid and by cgroup) agree with /proc utime+stime within 10 %', async (t) => {
     const cgroupDir = `${CGROUP_V2_ROOT}/mbtest-probes-${process.pid}`;
     mkdirSync(cgroupDir, { recursive: true });
+    let inCgroup: ChildProcess | undefined;
     try {
       // Both loops share CPU 1, so the test and the loader answer promptly on the other CPU.
       const byTgid = await startNode(BUSY_LOOP, { cpu: 1 });
       // Into the cgroup first, then exec: every task of it is the component.
-      const inCgroup = spawn('sh', ['-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec taskset -c 1 node -e "${BUSY_LOOP}"`], {
+      inCgroup = spawn('sh', ['-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec taskset -c 1 node -e "${BUSY_LOOP}"`], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.push(inCgroup);
-      await new Promise((resolve) => createInterface({ input: inCgroup.stdout! }).once('line', resolve));
+      await new Promise((resolve) => createInterface({ input: inCgroup!.stdout! }).once('line', resolve));
 
       session = await startProbes({ probes: ['cpu'] });
       await session.track({ id: 'busy/tgid', tgids: [byTgid.child.pid!] });
@@ -131,21 +132,22 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
       withinPct(probeSeconds[1]!, procSeconds[1]!, 10, 'cpu (cgroup)');
       assert.ok(figures.components['busy/tgid']!.softirqSeconds! >= 0);
       stopChild(byTgid.child);
-      stopChild(inCgroup);
-      await new Promise((resolve) => (inCgroup.exitCode !== null || inCgroup.signalCode !== null ? resolve(null) : inCgroup.once('exit', resolve)));
     } finally {
-      if (existsSync(cgroupDir)) {
-        // A cgroup can be removed once its last task is gone.
-        for (let i = 0; i < 50; i++) {
-          try {
-            rmdirSync(cgroupDir);
-            break;
-          } catch {
-            await sleep(100);
-          }
+      // A cgroup can be removed once its last task is gone: end the loop in it first.
+      const last = inCgroup;
+      if (last) {
+        stopChild(last);
+        await new Promise((resolve) => (last.exitCode !== null || last.signalCode !== null ? resolve(null) : last.once('exit', resolve)));
+      }
+      for (let i = 0; i < 50 && existsSync(cgroupDir); i++) {
+        try {
+          rmdirSync(cgroupDir);
+        } catch {
+          await sleep(100);
         }
       }
     }
+    assert.equal(existsSync(cgroupDir), false, `${cgroupDir} removed`);
   });
 
   it('connect: counts exactly the connections a client made, with their latency; the server counts its accepts', async (t) => {
