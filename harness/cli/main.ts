@@ -2,7 +2,7 @@
 // 0 ok, 1 run failed / host cannot run it / regression, 2 bad input.
 import { Command, CommanderError } from 'commander';
 import { existsSync } from 'node:fs';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { HostError, InputError } from '../errors.ts';
 import { clean, formatCleanReport } from '../platform/local/clean.ts';
 import { renderTerminalTable } from '../results/summary.ts';
@@ -11,6 +11,10 @@ import { estimateDurationMs } from '../scenario/plan.ts';
 import { runScenario } from '../runner/run.ts';
 import { doctorChecks, formatChecks } from './doctor.ts';
 import { formatCellProgress } from './progress.ts';
+import { registerCompareCommand } from './commands/compare.ts';
+import { registerDashboardCommand } from './commands/dashboard.ts';
+import { registerExportCommand } from './commands/export.ts';
+import { registerReportCommand } from './commands/report.ts';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -54,6 +58,7 @@ async function runCommand(scenarioPath: string, opts: { out: string; json?: bool
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stderr.write(`\n${renderTerminalTable(result)}\n`);
   err(`\nrun directory: ${relative(process.cwd(), run.runDir) || run.runDir} (result.json, cells.jsonl, summary.md)`);
+  err(`report: ${relative(process.cwd(), join(run.runDir, 'report.html'))}`);
   if (signalled) return signalled === 'SIGINT' ? 130 : 143;
   return result.status === 'complete' ? EXIT_OK : EXIT_FAILED;
 }
@@ -110,6 +115,10 @@ export function buildProgram(): Command {
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCleanReport(report)}\n`);
       process.exitCode = report.errors.length > 0 ? EXIT_FAILED : EXIT_OK;
     });
+  registerReportCommand(program);
+  registerCompareCommand(program);
+  registerExportCommand(program);
+  registerDashboardCommand(program);
   return program;
 }
 

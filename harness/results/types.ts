@@ -1,5 +1,6 @@
 // result.json, schema `meshbench/result@1`: the run as data. Reports are computed from it alone.
 import type { Cell, Scenario, MeshName, Protocol } from '../scenario/types.ts';
+import type { MeshComparison } from '../analysis/compare.ts';
 
 export const RESULT_SCHEMA = 'meshbench/result@1';
 
@@ -82,6 +83,10 @@ export interface RunResult {
   environment: Environment;
   scenario: Scenario;
   cells: CellResult[];
-  analysis: { overhead: MeshOverhead[] };
+  analysis: {
+    overhead: MeshOverhead[];
+    /** Per mesh vs baseline, every figure with its 95 % bootstrap CI and permutation p (NaN → null). */
+    comparisons?: MeshComparison[];
+  };
   notes: string[];
 }

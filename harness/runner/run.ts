@@ -4,6 +4,8 @@
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { computeOverhead } from '../analysis/overhead.ts';
+import { compareMeshesToBaseline } from '../analysis/compare.ts';
+import { writeRunReport } from '../../reports/write.ts';
 import { newRunId } from '../platform/local/names.ts';
 import { StateFile } from '../platform/local/state.ts';
 import { cpuPlacement } from '../platform/local/cluster.ts';
@@ -104,8 +106,10 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
       state.close();
       result.finishedAt = new Date().toISOString();
       result.analysis.overhead = computeOverhead(result.cells);
+      result.analysis.comparisons = compareMeshesToBaseline(result.cells);
       writeResult(this.runDir, result);
       writeFileAtomic(join(this.runDir, SUMMARY_FILE), renderSummaryMarkdown(result));
+      await writeRunReport(this.runDir, result); // report.html, charts/*.svg, summary.md with charts
     }
     return result;
   }

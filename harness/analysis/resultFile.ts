@@ -1,0 +1,165 @@
+// Reading a run's result.json back (report, compare, export, dashboard): checked at this
+// edge with a schema, every problem at once with its field path, as an InputError (exit 2).
+// Only what the views read is required; unknown fields pass through (later stages add
+// blocks such as per-cell probe figures).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { InputError, type InputProblem } from '../errors.ts';
+import { RESULT_FILE } from '../results/files.ts';
+import { RESULT_SCHEMA, type RunResult } from '../results/types.ts';
+import { MESH_NAMES, PROTOCOLS } from '../scenario/types.ts';
+import { decodeLatencyHistogram } from './latency.ts';
+
+const count = z.number().int().nonnegative();
+const nonNegative = z.number().nonnegative();
+
+const latencySummary = z.looseObject({
+  p50: nonNegative,
+  p90: nonNegative,
+  p99: nonNegative,
+  p999: nonNegative,
+  max: nonNegative,
+  min: nonNegative,
+  mean: nonNegative,
+  count,
+});
+
+const cellSchema = z.looseObject({
+  id: z.string().min(1),
+  mesh: z.enum(MESH_NAMES),
+  protocol: z.enum(PROTOCOLS),
+  services: z.number().int().positive(),
+  repeat: z.number().int().positive(),
+  index: count,
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  load: z.looseObject({
+    driver: z.string(),
+    model: z.enum(['open', 'closed']),
+    requestedRps: nonNegative.optional(),
+    achievedRps: nonNegative,
+    requests: count,
+    non2xx: count,
+    socketErrors: count,
+    connections: count,
+    measuredMs: nonNegative,
+    saturated: z.boolean(),
+    latencyUs: latencySummary,
+    histogram: z.string().optional(),
+  }),
+  path: z.record(z.string(), z.number()),
+  cpuSeconds: z.record(z.string(), z.number()).optional(),
+  notes: z.array(z.string()),
+});
+
+const resultSchema = z.looseObject({
+  schema: z.literal(RESULT_SCHEMA),
+  meshbench: z.string(),
+  runId: z.string().min(1),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  status: z.enum(['complete', 'failed', 'interrupted']),
+  environment: z.looseObject({
+    hostname: z.string(),
+    kernel: z.string(),
+    cpuModel: z.string(),
+    cores: z.number().int().positive(),
+    governor: z.string().optional(),
+    node: z.string(),
+    proxy: z.looseObject({ name: z.string(), version: z.string() }),
+    tools: z.record(z.string(), z.string()),
+    placement: z.looseObject({ driverCpus: z.string(), podCpus: z.string() }),
+  }),
+  scenario: z.looseObject({
+    name: z.string(),
+    platform: z.string(),
+    meshes: z.array(z.enum(MESH_NAMES)).min(1),
+    protocols: z.array(z.enum(PROTOCOLS)).min(1),
+    services: z.array(z.number().int().positive()).min(1),
+    workload: z.looseObject({ responseBytes: count, delayUs: nonNegative }),
+    load: z.looseObject({
+      model: z.enum(['open', 'closed']),
+      rate: nonNegative.optional(),
+      connections: count,
+      durationMs: nonNegative,
+      warmupMs: nonNegative,
+      driver: z.string(),
+    }),
+    repeats: z.number().int().positive(),
+  }),
+  cells: z.array(cellSchema),
+  analysis: z.looseObject({ overhead: z.array(z.looseObject({})) }),
+  notes: z.array(z.string()),
+});
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let text = '';
+  for (const key of path) {
+    if (typeof key === 'number') text += `[${key}]`;
+    else text += text === '' ? String(key) : `.${String(key)}`;
+  }
+  return text;
+}
+
+function problemMessage(issue: z.core.$ZodIssue): string {
+  const missing = /^Invalid input: expected (.+), received undefined$/.exec(issue.message);
+  if (missing) return `missing (expected ${missing[1]})`;
+  const input = (issue as { input?: unknown }).input;
+  return input === undefined ? issue.message : `${issue.message}, got ${JSON.stringify(input)?.slice(0, 80)}`;
+}
+
+/** Checks parsed JSON as a result; `source` names it in the error (e.g. the file path). */
+export function parseRunResult(input: unknown, source: string): RunResult {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InputError(source, [{ path: '', message: 'must be a JSON object (a meshbench result.json)' }]);
+  }
+  const schema = (input as { schema?: unknown }).schema;
+  if (schema !== RESULT_SCHEMA) {
+    // Another schema version: nothing else in it can be trusted to mean the same.
+    const got = schema === undefined ? 'no schema field' : JSON.stringify(schema);
+    throw new InputError(source, [{ path: 'schema', message: `expected "${RESULT_SCHEMA}", got ${got}` }]);
+  }
+  const parsed = resultSchema.safeParse(input, { reportInput: true });
+  const problems: InputProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: problemMessage(issue) }));
+  // Histograms are checked even when other fields are wrong, so one pass reports everything.
+  const cells = (input as { cells?: unknown }).cells;
+  if (Array.isArray(cells)) {
+    cells.forEach((cell: unknown, i) => {
+      const histogram = (cell as { load?: { histogram?: unknown } } | null)?.load?.histogram;
+      if (typeof histogram !== 'string') return;
+      try {
+        decodeLatencyHistogram(histogram);
+      } catch (err) {
+        problems.push({ path: `cells[${i}].load.histogram`, message: `not an HDR histogram (compressed base64): ${(err as Error).message}` });
+      }
+    });
+  }
+  if (problems.length > 0) throw new InputError(source, problems);
+  return input as RunResult;
+}
+
+/** A run directory or a result.json path → the path of its result.json. */
+export function resultPathOf(runDirOrFile: string): string {
+  if (existsSync(runDirOrFile) && statSync(runDirOrFile).isDirectory()) return join(runDirOrFile, RESULT_FILE);
+  return runDirOrFile;
+}
+
+export function readRunResult(runDirOrFile: string): RunResult {
+  const path = resultPathOf(runDirOrFile);
+  if (!existsSync(runDirOrFile)) {
+    throw new InputError(runDirOrFile, [{ path: '', message: 'no such run directory or result file' }]);
+  }
+  if (!existsSync(path)) {
+    throw new InputError(path, [{ path: '', message: `missing: a run directory holds ${RESULT_FILE} (written when a run ends)` }]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InputError(path, [{ path: '', message: `not valid JSON: ${(err as Error).message}` }]);
+  }
+  return parseRunResult(json, path);
+}
