@@ -23,6 +23,7 @@ const VERDICT_TEXT: Record<GatedMetric['verdict'], string> = {
   improvement: 'improved',
   'within noise': 'within noise',
   'below threshold': 'changed, below threshold',
+  'worse (not gated)': 'worse (not gated)',
 };
 
 interface Table {
@@ -48,7 +49,7 @@ function headline(comparison: RunComparison): string {
 
 function footnotes(comparison: RunComparison): string[] {
   const notes = [
-    `A regression is a change beyond ${comparison.thresholdPct} % in the bad direction (latency or CPU up, throughput down) whose 95 % bootstrap interval excludes zero; change = median over the new run's repeats − median over the base run's.`,
+    `A regression is a change beyond ${comparison.thresholdPct} % in the bad direction (latency up, throughput down) whose 95 % bootstrap interval excludes zero; change = median over the new run's repeats − median over the base run's. CPU per 1000 req/s is shown but not gated (too noisy between identical runs).`,
   ];
   for (const r of comparison.regressions) {
     notes.push(`regression: ${r.group} ${METRICS[r.metric].label} ${r.changePct >= 0 ? '+' : ''}${r.changePct.toFixed(1)} % [${r.lowPct.toFixed(1)} … ${r.highPct.toFixed(1)} %]`);

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { toSmp, type SmpExport } from '../../reports/smp.ts';
-import { fixturePath, loadFixture, meshbench } from '../fixtures/results/helpers.ts';
+import { fixturePath, loadFixture, meshbench, meshbenchInProcess } from '../fixtures/results/helpers.ts';
 
 type Scalar = 'string' | 'bool' | 'int32' | 'int64' | 'double';
 type FieldType = Scalar | 'timestamp' | 'map<string,string>' | { message: string } | { enum: string };
@@ -248,11 +248,11 @@ describe('SMP export', () => {
     for (const [name, values] of Object.entries(ENUMS)) assert.deepEqual(published.enums[name], values, name);
   });
 
-  test('meshbench export --format smp prints it; a bad format is bad input', () => {
+  test('meshbench export --format smp prints it; a bad format is bad input', async () => {
     const r = meshbench(['export', fixturePath('base'), '--format', 'smp']);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), JSON.parse(JSON.stringify(doc)));
-    const bad = meshbench(['export', fixturePath('base'), '--format', 'csv']);
+    const bad = await meshbenchInProcess(['export', fixturePath('base'), '--format', 'csv']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--format: unknown format "csv" \(expected one of smp\)/);
   });

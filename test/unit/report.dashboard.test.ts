@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildDashboard, trendRows } from '../../reports/dashboard.ts';
 import { syntheticHistory } from '../fixtures/results/build.ts';
-import { assertContains, fixturePath, meshbench, shown, tempDir } from '../fixtures/results/helpers.ts';
+import { assertContains, fixturePath, meshbenchInProcess, shown, tempDir } from '../fixtures/results/helpers.ts';
 
 const temps: string[] = [];
 after(() => {
@@ -63,13 +63,13 @@ describe('dashboard', () => {
     assert.ok(!existsSync(join(site, 'runs')));
   });
 
-  test('meshbench dashboard HISTORY --out SITE; an empty history is bad input', () => {
+  test('meshbench dashboard HISTORY --out SITE; an empty history is bad input', async () => {
     const root = temp();
     syntheticHistory(join(root, 'history'), 2);
-    const r = meshbench(['dashboard', join(root, 'history'), '--out', join(root, 'site')]);
+    const r = await meshbenchInProcess(['dashboard', join(root, 'history'), '--out', join(root, 'site')]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), shown(join(root, 'site', 'index.html')));
-    const empty = meshbench(['dashboard', join(root, 'site', 'runs', 'nothing-here-yet'), '--out', join(root, 'site2')]);
+    const empty = await meshbenchInProcess(['dashboard', join(root, 'site', 'runs', 'nothing-here-yet'), '--out', join(root, 'site2')]);
     assert.equal(empty.status, 2);
     assert.match(empty.stderr, /no such history directory/);
   });

@@ -13,7 +13,7 @@ import { renderReport } from '../../reports/report.ts';
 import { renderChartSvg } from '../../reports/svg.ts';
 import { renderSummaryWithCharts } from '../../reports/write.ts';
 import { syntheticRun } from '../fixtures/results/build.ts';
-import { assertContains, assertLacks, copyFixture, loadFixture, matchSnapshot, meshbench, tempDir } from '../fixtures/results/helpers.ts';
+import { assertContains, assertLacks, copyFixture, loadFixture, matchSnapshot, meshbench, meshbenchInProcess, tempDir } from '../fixtures/results/helpers.ts';
 
 const temps: string[] = [];
 after(() => {
@@ -168,7 +168,7 @@ describe('meshbench report RUN_DIR', () => {
     ]);
   });
 
-  test('a bad result.json: exit 2, every bad field named by its path', () => {
+  test('a bad result.json: exit 2, every bad field named by its path (the binary itself)', () => {
     const r = meshbench(['report', copyFixture('bad-fields', tempTracked())]);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /result\.json: 3 problems/);
@@ -177,15 +177,15 @@ describe('meshbench report RUN_DIR', () => {
     assert.match(r.stderr, /cells\[2\]\.load\.histogram: not an HDR histogram/);
   });
 
-  test('another schema, no result.json, no directory, not JSON: exit 2 with the reason', () => {
-    const schema = meshbench(['report', copyFixture('bad-schema', tempTracked())]);
+  test('another schema, no result.json, no directory: exit 2 with the reason', async () => {
+    const schema = await meshbenchInProcess(['report', copyFixture('bad-schema', tempTracked())]);
     assert.equal(schema.status, 2);
     assert.match(schema.stderr, /schema: expected "meshbench\/result@1", got "meshbench\/result@2"/);
     const emptyDir = tempTracked();
-    const missing = meshbench(['report', emptyDir]);
+    const missing = await meshbenchInProcess(['report', emptyDir]);
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /result\.json: 1 problem\n {2}\(file\): missing: a run directory holds result\.json/);
-    const nowhere = meshbench(['report', join(emptyDir, 'nope')]);
+    const nowhere = await meshbenchInProcess(['report', join(emptyDir, 'nope')]);
     assert.equal(nowhere.status, 2);
     assert.match(nowhere.stderr, /no such run directory or result file/);
     assert.ok(!existsSync(join(emptyDir, 'report.html')));
