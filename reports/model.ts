@@ -41,6 +41,18 @@ const MESH_PHRASES: Record<MeshName, string> = {
   'ebpf-l4': 'the eBPF L4 path (no proxy)',
 };
 
+/** The probes' own cost over all measured windows (kernel bpf_stats and /proc). */
+export interface ProbeCost {
+  cells: number;
+  bpfSeconds: number;
+  bpfInvocations: number;
+  loaderCpuSeconds: number;
+  /** BPF run time per request answered, µs. */
+  bpfUsPerRequest: number;
+  /** BPF run time as a share of one CPU over the measured windows, %. */
+  bpfCpuPct: number;
+}
+
 export interface CellGroup {
   key: string;
   label: string;
@@ -65,7 +77,7 @@ export interface ReportModel {
   charts: ReportChart[];
   plannedCells: number;
   missingCells: string[];
-  probes: { ran: string[]; failed: Array<{ probe: string; why: string }>; overhead?: Record<string, unknown> };
+  probes: { ran: string[]; failed: Array<{ probe: string; why: string }>; cost?: ProbeCost };
   notes: string[];
 }
 
@@ -285,25 +297,44 @@ function round(value: number, decimals: number): number {
 // ---------------------------------------------------------------------------------------
 // The model
 
+/** The part of a cell's probe block (`cell.probes`) the report reads. */
+interface ProbeRunView {
+  ran?: unknown;
+  failed?: unknown;
+  cost?: { bpfSeconds?: unknown; bpfInvocations?: unknown; loaderCpuSeconds?: unknown };
+}
+
 function probeInfo(result: RunResult): ReportModel['probes'] {
   const ran = new Set<string>();
   const failed = new Map<string, string>();
+  let cost: ProbeCost | undefined;
+  let requests = 0;
+  let windowS = 0;
   for (const cell of result.cells) {
-    const block = (cell as { probes?: { probes?: unknown; failed?: unknown } }).probes;
+    const block = (cell as { probes?: ProbeRunView }).probes;
     if (!block || typeof block !== 'object') continue;
-    if (Array.isArray(block.probes)) for (const p of block.probes) if (typeof p === 'string') ran.add(p);
+    if (Array.isArray(block.ran)) for (const p of block.ran) if (typeof p === 'string') ran.add(p);
     if (block.failed && typeof block.failed === 'object') {
       for (const [probe, why] of Object.entries(block.failed as Record<string, unknown>)) {
         if (typeof why === 'string' && !failed.has(probe)) failed.set(probe, why);
       }
     }
+    const c = block.cost;
+    if (c && typeof c.bpfSeconds === 'number' && typeof c.bpfInvocations === 'number' && typeof c.loaderCpuSeconds === 'number') {
+      cost ??= { cells: 0, bpfSeconds: 0, bpfInvocations: 0, loaderCpuSeconds: 0, bpfUsPerRequest: 0, bpfCpuPct: 0 };
+      cost.cells += 1;
+      cost.bpfSeconds += c.bpfSeconds;
+      cost.bpfInvocations += c.bpfInvocations;
+      cost.loaderCpuSeconds += c.loaderCpuSeconds;
+      requests += cell.load.requests + cell.load.non2xx;
+      windowS += cell.load.measuredMs / 1000;
+    }
   }
-  const overhead = (result.analysis as { probeOverhead?: unknown }).probeOverhead;
-  return {
-    ran: [...ran],
-    failed: [...failed].map(([probe, why]) => ({ probe, why })),
-    overhead: overhead && typeof overhead === 'object' && !Array.isArray(overhead) ? (overhead as Record<string, unknown>) : undefined,
-  };
+  if (cost) {
+    cost.bpfUsPerRequest = requests > 0 ? (cost.bpfSeconds * 1e6) / requests : 0;
+    cost.bpfCpuPct = windowS > 0 ? (100 * cost.bpfSeconds) / windowS : 0;
+  }
+  return { ran: [...ran], failed: [...failed].map(([probe, why]) => ({ probe, why })), cost };
 }
 
 function methodNotes(result: RunResult, comparisons: readonly MeshComparison[]): string[] {
@@ -374,7 +405,7 @@ export function buildReportModel(result: RunResult): ReportModel {
     charts.push({
       id: 'cpu',
       title: 'CPU per component',
-      caption: `Millicores per 1000 req/s over the measured window, stacked by component (${source}); the load driver is not counted. Median over repeats.`,
+      caption: `Millicores per 1000 req/s over the measured window, stacked by component (${source}); the load driver (client app) is not counted. Median over repeats.`,
       spec: usageSpec('CPU per component', `per 1000 req/s; source: ${source}`, 'mCPU per 1000 req/s', 'mCPU in total', cpuRows),
     });
   }

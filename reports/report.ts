@@ -187,7 +187,7 @@ function environmentSection(result: RunResult): string {
 }
 
 function probesSection(model: ReportModel): string {
-  const { ran, failed, overhead } = model.probes;
+  const { ran, failed, cost } = model.probes;
   const parts = [`<section id="probes">`, `<h2>Probes</h2>`];
   if (ran.length === 0 && failed.length === 0) {
     parts.push('<p>No eBPF probe figures in this run; CPU figures, where shown, come from /proc.</p>');
@@ -197,13 +197,15 @@ function probesSection(model: ReportModel): string {
       parts.push(`<p>Asked for but not run:</p><ul class="notes">${failed.map((f) => `<li><code>${escapeHtml(f.probe)}</code>: ${escapeHtml(f.why)}</li>`).join('')}</ul>`);
     }
   }
-  if (overhead) {
-    const entries = Object.entries(overhead)
-      .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
-      .map(([k, v]): [string, string] => [k, String(v)]);
-    parts.push('<h3>Probe overhead</h3>', kv(entries));
+  if (cost) {
+    parts.push(
+      '<h3>Probe overhead</h3>',
+      `<p>Over the measured windows of ${cost.cells} cells the probes’ BPF programs ran ${cost.bpfInvocations.toLocaleString('en')} times for ` +
+        `${(cost.bpfSeconds * 1000).toFixed(0)} ms of CPU: ${cost.bpfUsPerRequest.toFixed(2)} µs per request, ${cost.bpfCpuPct.toFixed(2)} % of one CPU; ` +
+        `the loader used ${(cost.loaderCpuSeconds * 1000).toFixed(0)} ms more (kernel bpf_stats run time and /proc).</p>`,
+    );
   } else {
-    parts.push('<p class="caption">The probes’ own cost was not measured in this run (<code>npm run bench:probes</code> measures it with probes off and on).</p>');
+    parts.push('<p class="caption">The probes’ own cost was not recorded in this run.</p>');
   }
   parts.push('</section>');
   return parts.join('\n');

@@ -3,8 +3,10 @@
 //
 // Two sources, the probes' first: the eBPF `cpu` probe counts on-CPU time including the
 // softirq work served while a component ran (where the eBPF and iptables data paths spend
-// theirs), and the `memory` probe samples RSS. Without probes, `cpuSeconds` from /proc
-// (utime + stime over the measured window) is used and memory is unknown.
+// theirs), and the `memory` probe samples RSS (`cell.components`). Without probes,
+// `cpuSeconds` from /proc (utime + stime over the measured window) is used and memory is
+// unknown. The client app is the load driver — the instrument, not the data path — and is
+// left out.
 import type { CellResult } from '../results/types.ts';
 
 export interface ComponentUsage {
@@ -28,20 +30,15 @@ export interface CellUsage {
   memoryPeakBytes?: number;
 }
 
-/** The part of a cell's probe block this module reads; the probes write more. */
-interface ProbeBlockView {
-  windowMs?: number;
-  components: Record<string, { cpuSeconds?: number; memory?: { peakBytes?: number; meanBytes?: number } }>;
-}
+/** The part of a cell's per-component probe figures (`cell.components`) this module reads. */
+type ComponentFiguresView = Record<string, { role?: string; cpuSeconds?: number; memory?: { peakBytes?: number; meanBytes?: number } } | undefined>;
 
-/** The cell's probe figures (`cell.probes`, written by the probes stage), if it has any. */
-function probeBlock(cell: CellResult): ProbeBlockView | undefined {
-  const block = (cell as { probes?: unknown }).probes;
-  if (typeof block !== 'object' || block === null) return undefined;
-  const components = (block as { components?: unknown }).components;
-  if (typeof components !== 'object' || components === null) return undefined;
-  const windowMs = (block as { windowMs?: unknown }).windowMs;
-  return { windowMs: typeof windowMs === 'number' && windowMs > 0 ? windowMs : undefined, components: components as ProbeBlockView['components'] };
+/** Roles that are not part of the data path's cost. */
+const INSTRUMENT_ROLES = new Set(['client-app']);
+
+function componentFigures(cell: CellResult): ComponentFiguresView | undefined {
+  const components = (cell as { components?: unknown }).components;
+  return typeof components === 'object' && components !== null && !Array.isArray(components) ? (components as ComponentFiguresView) : undefined;
 }
 
 export function roleOf(component: string): string {
@@ -54,22 +51,25 @@ function finite(value: unknown): value is number {
 }
 
 export function cellUsage(cell: CellResult): CellUsage {
-  const probes = probeBlock(cell);
-  const probeCpu = probes && Object.values(probes.components).some((c) => finite(c?.cpuSeconds));
+  const probed = componentFigures(cell);
+  const probeCpu = probed && Object.values(probed).some((c) => finite(c?.cpuSeconds));
   const cpuSource: CellUsage['cpuSource'] = probeCpu ? 'probes' : cell.cpuSeconds && Object.keys(cell.cpuSeconds).length > 0 ? 'proc' : undefined;
-  const windowS = (cpuSource === 'probes' ? (probes!.windowMs ?? cell.load.measuredMs) : cell.load.measuredMs) / 1000;
+  // Both sources cover the measured window.
+  const windowS = cell.load.measuredMs / 1000;
   const kiloRps = cell.load.achievedRps / 1000;
 
-  const ids = new Set<string>([...Object.keys(cell.cpuSeconds ?? {}), ...Object.keys(probes?.components ?? {})]);
+  const ids = new Set<string>([...Object.keys(cell.cpuSeconds ?? {}), ...Object.keys(probed ?? {})]);
   const components: ComponentUsage[] = [];
   for (const component of [...ids].sort()) {
-    const usage: ComponentUsage = { component, role: roleOf(component) };
-    const cpuSeconds = cpuSource === 'probes' ? probes!.components[component]?.cpuSeconds : cpuSource === 'proc' ? cell.cpuSeconds?.[component] : undefined;
+    const role = probed?.[component]?.role ?? roleOf(component);
+    if (INSTRUMENT_ROLES.has(role)) continue;
+    const usage: ComponentUsage = { component, role };
+    const cpuSeconds = cpuSource === 'probes' ? probed![component]?.cpuSeconds : cpuSource === 'proc' ? cell.cpuSeconds?.[component] : undefined;
     if (finite(cpuSeconds) && windowS > 0) {
       usage.cpuMillicores = (cpuSeconds / windowS) * 1000;
       if (kiloRps > 0) usage.cpuMillicoresPer1kRps = usage.cpuMillicores / kiloRps;
     }
-    const memory = probes?.components[component]?.memory;
+    const memory = probed?.[component]?.memory;
     if (finite(memory?.peakBytes)) usage.memoryPeakBytes = memory.peakBytes;
     if (finite(memory?.meanBytes)) usage.memoryMeanBytes = memory.meanBytes;
     if (usage.cpuMillicores !== undefined || usage.memoryPeakBytes !== undefined) components.push(usage);

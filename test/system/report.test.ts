@@ -123,7 +123,7 @@ describe('report.html in headless chromium, offline', () => {
     const ids = await assertChartsRendered(page, buildReportModel(result).charts.length);
     assert.deepEqual(ids, ['latency-http1-s1', 'overhead-http1-s1', 'latency-http1-s4', 'overhead-http1-s4', 'throughput', 'cpu', 'memory'].map((id) => `chart-${id}`));
     const verdict = await page.textContent('#verdict');
-    assert.match(verdict ?? '', /^At 300 req\/s over 4 services \(http1\), the median request took, over no mesh: sidecar proxies \+392 µs/);
+    assert.match(verdict ?? '', /^At 300 req\/s over 4 services \(http1\), the median request took, over no mesh: sidecar proxies \+376 µs/);
     // The log axis of percentiles is labelled as HdrHistogram plots are.
     const labels = await page.$$eval('#chart-latency-http1-s1 svg text', (els) => els.map((e) => e.textContent));
     for (const label of ['50%', '90%', '99%', '99.9%']) assert.ok(labels.includes(label), `axis label ${label} in ${labels.join(' ')}`);

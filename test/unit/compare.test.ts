@@ -126,3 +126,16 @@ describe('meshbench compare BASE NEW', () => {
     assert.equal(missing.status, 2);
   });
 });
+
+describe('the gate’s false alarms', () => {
+  test('two runs without any change (16 synthetic pairs, fresh noise each): at most one night flags a regression', async () => {
+    const { syntheticRun } = await import('../fixtures/results/build.ts');
+    let nights = 0;
+    for (let i = 0; i < 16; i++) {
+      const a = syntheticRun({ runId: 'a0000', seed: 500 + 2 * i, startedAt: '2026-02-01T00:00:00.000Z' });
+      const b = syntheticRun({ runId: 'b0000', seed: 501 + 2 * i, startedAt: '2026-02-02T00:00:00.000Z' });
+      if (compareRuns(a, b, { thresholdPct: 5, iterations: 500 }).regressions.length > 0) nights++;
+    }
+    assert.ok(nights <= 1, `${nights} of 16 nights raised a false alarm`);
+  });
+});

@@ -216,7 +216,7 @@ describe('SMP export', () => {
     assert.equal(result.start_time, cell.startedAt);
     const mesh = sidecar.service_mesh_config as { sidecar: { count: number; cpu_mcores: number; mem_mb: number }; proxy_build: string };
     assert.equal(mesh.sidecar.count, 5); // 1 client sidecar + 4 server sidecars
-    const probes = (cell as unknown as { probes: { components: Record<string, { cpuSeconds: number; memory: { peakBytes: number } }> } }).probes.components;
+    const probes = (cell as unknown as { components: Record<string, { cpuSeconds: number; memory: { peakBytes: number } }> }).components;
     const sidecarIds = Object.keys(probes).filter((id) => id.endsWith('-sidecar'));
     const cpuSeconds = sidecarIds.reduce((s, id) => s + probes[id]!.cpuSeconds, 0);
     assert.equal(mesh.sidecar.cpu_mcores, Math.round((cpuSeconds / 10) * 1000));
