@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { hasCommand } from '../exec.ts';
 import { SOCK_LB_OBJECT } from '../mesh/sockLb.ts';
+import { kubeDoctorChecks, kubePlatformSummary } from '../platform/kubernetes/doctor.ts';
 
 export interface Check {
   what: string;
@@ -67,6 +68,7 @@ export async function doctorChecks(): Promise<Check[]> {
     detail: cpus >= 2 ? `${cpus}: driver on CPU 0, pods on the rest` : 'one CPU: the driver shares it with the proxies it measures',
     required: false,
   });
+  checks.push(...(await kubeDoctorChecks()));
   return checks;
 }
 
@@ -80,6 +82,6 @@ export function formatChecks(checks: Check[]): string {
       ? 'local platform: ready'
       : `local platform: cannot run (${blocking.map((c) => c.what).join(', ')})`,
   );
-  lines.push('kind / kubernetes platforms: not implemented yet');
+  lines.push(...kubePlatformSummary(checks));
   return lines.join('\n');
 }

@@ -5,6 +5,9 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { HostError, InputError } from '../errors.ts';
 import { clean, formatCleanReport } from '../platform/local/clean.ts';
+import { withPlatformFlags } from '../platform/kubernetes/cli.ts';
+import { cleanKind, cleanKubernetes, formatKubeCleanReport } from '../platform/kubernetes/clean.ts';
+import { startKubernetesRun, type PlatformRun } from '../platform/kubernetes/run.ts';
 import { renderTerminalTable } from '../results/summary.ts';
 import { loadScenarioFile, validateFiles } from '../scenario/load.ts';
 import { estimateDurationMs } from '../scenario/plan.ts';
@@ -26,15 +29,18 @@ function requireRoot(): void {
   }
 }
 
-async function runCommand(scenarioPath: string, opts: { out: string; json?: boolean; platform?: string }): Promise<number> {
-  if (opts.platform && opts.platform !== 'local') {
-    throw new InputError('--platform', [{ path: '--platform', message: `platform "${opts.platform}" is not available yet (expected local)` }]);
-  }
-  const scenario = await loadScenarioFile(scenarioPath);
-  requireRoot();
-  const run = runScenario(scenario, { outRoot: opts.out });
-  const total = { cells: 0 };
+async function runCommand(scenarioPath: string, opts: { out: string; json?: boolean; platform?: string; context?: string }): Promise<number> {
+  const scenario = withPlatformFlags(await loadScenarioFile(scenarioPath), opts);
   const err = (line: string): boolean => process.stderr.write(`${line}\n`);
+  let run: PlatformRun;
+  if (scenario.platform === 'local') {
+    requireRoot();
+    run = runScenario(scenario, { outRoot: opts.out });
+  } else {
+    // kind / kubernetes: checked before anything is created (HostError names what is missing).
+    run = await startKubernetesRun(scenario, { outRoot: opts.out, onProgress: (line) => err(`  ${line}`) });
+  }
+  const total = { cells: 0 };
   run.on('run:start', ({ runId, runDir, cells }) => {
     total.cells = cells.length;
     err(`meshbench run ${runId}: scenario ${scenario.name}, ${cells.length} cells, about ${Math.ceil(estimateDurationMs(scenario) / 60_000)} min`);
@@ -74,9 +80,10 @@ export function buildProgram(): Command {
     .description('run a scenario: every mesh × protocol × services cell, interleaved; results in runs/<run-id>/')
     .argument('[scenario]', 'scenario file', 'scenarios/quick.yaml')
     .option('--out <dir>', 'parent directory of run directories', 'runs')
-    .option('--platform <name>', 'platform to run on (local)')
+    .option('--platform <name>', 'platform to run on (local, kind, kubernetes); overrides the scenario')
+    .option('--context <name>', 'kubeconfig context of an existing cluster (platform kubernetes)')
     .option('--json', 'print result.json to stdout (progress stays on stderr)')
-    .action(async (scenario: string, opts: { out: string; json?: boolean; platform?: string }) => {
+    .action(async (scenario: string, opts: { out: string; json?: boolean; platform?: string; context?: string }) => {
       process.exitCode = await runCommand(scenario, opts);
     });
 
@@ -106,9 +113,24 @@ export function buildProgram(): Command {
     .option('--run <id>', 'only this run')
     .option('--force', 'also remove runs whose owner process is still alive')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { dryRun?: boolean; run?: string; force?: boolean; json?: boolean }) => {
+    .option('--platform <name>', 'kind: run-named kind clusters; kubernetes: run-labelled namespaces of --context (default local)')
+    .option('--context <name>', 'kubeconfig context to clean (with --platform kubernetes)')
+    .action(async (opts: { dryRun?: boolean; run?: string; force?: boolean; json?: boolean; platform?: string; context?: string }) => {
       if (opts.run !== undefined && !/^[0-9a-z]{5}$/.test(opts.run)) {
         throw new InputError('--run', [{ path: '--run', message: `must be a run id of 5 characters 0-9a-z, got "${opts.run}"` }]);
+      }
+      if (opts.platform === 'kind' || opts.platform === 'kubernetes') {
+        if (opts.platform === 'kubernetes' && opts.context === undefined) {
+          throw new InputError('--context', [{ path: '--context', message: 'missing: clean --platform kubernetes needs the context to clean' }]);
+        }
+        const cleanOptions = { dryRun: Boolean(opts.dryRun), runId: opts.run, force: opts.force };
+        const kubeReport = opts.platform === 'kind' ? await cleanKind(cleanOptions) : await cleanKubernetes({ ...cleanOptions, context: opts.context! });
+        process.stdout.write(opts.json ? `${JSON.stringify(kubeReport, null, 2)}\n` : `${formatKubeCleanReport(kubeReport)}\n`);
+        process.exitCode = kubeReport.errors.length > 0 ? EXIT_FAILED : EXIT_OK;
+        return;
+      }
+      if (opts.platform !== undefined && opts.platform !== 'local') {
+        throw new InputError('--platform', [{ path: '--platform', message: `unknown platform "${opts.platform}" (expected one of local, kind, kubernetes)` }]);
       }
       requireRoot();
       const report = await clean({ dryRun: Boolean(opts.dryRun), runId: opts.run, force: opts.force });

@@ -7,7 +7,10 @@
 // duplicates) run even when other fields are wrong, so one pass reports every problem.
 import { z } from 'zod';
 import type { InputProblem } from '../errors.ts';
-import { MESH_NAMES, PROTOCOLS, type LoadSettings, type MeshName, type Protocol, type Scenario, type Workload } from './types.ts';
+import {
+  KIND_NODE_COUNTS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS, type ClusterSettings, type KindNodeCount, type LoadSettings,
+  type MeshName, type PlatformName, type Protocol, type Scenario, type Workload,
+} from './types.ts';
 
 // ---------------------------------------------------------------------------------------
 // Limits (exported so docs, tests and the CLI can quote them)
@@ -27,7 +30,6 @@ const LOAD_MODELS = ['open', 'closed'] as const;
 const DRIVERS = ['autocannon', 'wrk'] as const;
 /** Known but not implemented yet: named as such rather than as unknown. */
 const FUTURE_PROTOCOLS = ['grpc'];
-const FUTURE_PLATFORMS = ['kind', 'kubernetes'];
 
 // ---------------------------------------------------------------------------------------
 // Durations
@@ -280,12 +282,69 @@ const loadSchema = z
     }),
   );
 
-const platformSchema = z.literal('local', {
-  error: (issue) =>
-    typeof issue.input === 'string' && FUTURE_PLATFORMS.includes(issue.input)
-      ? `"${issue.input}" is not supported yet (only local)`
-      : `unknown platform ${describe(issue.input)} (expected local)`,
-});
+const platformSchema = nameFrom(PLATFORMS, 'platform');
+
+// ---- kind / kubernetes keys (top level, only with those platforms) ----
+
+/** Which platforms each cluster key belongs to. */
+const CLUSTER_KEY_PLATFORMS = {
+  context: ['kubernetes'],
+  image: ['kind', 'kubernetes'],
+  kind: ['kind'],
+  placement: ['kind', 'kubernetes'],
+  versions: ['kind', 'kubernetes'],
+} as const satisfies Record<string, readonly PlatformName[]>;
+const CLUSTER_KEYS = Object.keys(CLUSTER_KEY_PLATFORMS) as Array<keyof typeof CLUSTER_KEY_PLATFORMS>;
+
+/** An image reference as docker and kubelets take it: [registry[:port]/]path[:tag][@sha256:digest]. */
+const IMAGE_REFERENCE =
+  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const imageReference = (missing: string) =>
+  z
+    .string({ error: leafError('must be an image reference such as "ghcr.io/you/meshbench:0.1.0"', missing) })
+    .regex(IMAGE_REFERENCE, { error: leafError('must be an image reference such as "ghcr.io/you/meshbench:0.1.0"', '') });
+
+const VERSION = /^\d+\.\d+\.\d+$/;
+const versionField = (tool: string) =>
+  z
+    .string({ error: leafError(`must be ${/^[AEIOU]/.test(tool) ? 'an' : 'a'} ${tool} version such as "1.2.3"`, '') })
+    .regex(VERSION, { error: leafError(`must be ${/^[AEIOU]/.test(tool) ? 'an' : 'a'} ${tool} version such as "1.2.3" (major.minor.patch)`, '') })
+    .optional();
+
+const kindShape = {
+  nodes: z
+    .unknown()
+    .transform((input, ctx): KindNodeCount => {
+      if ((KIND_NODE_COUNTS as readonly unknown[]).includes(input)) return input as KindNodeCount;
+      ctx.issues.push({
+        code: 'custom',
+        input,
+        message: `must be ${KIND_NODE_COUNTS.join(' or ')} (one node, or a control plane and two workers as in kind-configs/), got ${describe(input)}`,
+      });
+      return z.NEVER;
+    })
+    .default(1),
+  config: z
+    .string({ error: leafError('must be the path of a kind config file (.yaml)', '') })
+    .regex(/\.ya?ml$/, { error: leafError('must be the path of a kind config file ending in .yaml', '') })
+    .optional(),
+  nodeImage: imageReference('').optional(),
+};
+const kindSchema = z.strictObject(kindShape, { error: mappingError(Object.keys(kindShape).join(', '), 'a mapping') });
+
+const versionsShape = { istio: versionField('Istio'), cilium: versionField('Cilium') };
+const versionsSchema = z.strictObject(versionsShape, { error: mappingError(Object.keys(versionsShape).join(', '), 'a mapping') });
+
+const clusterShape = {
+  context: z
+    .string({ error: leafError('must be the name of a kubeconfig context', '') })
+    .min(1, { error: leafError('must be the name of a kubeconfig context', '') })
+    .optional(),
+  image: imageReference('').optional(),
+  kind: kindSchema.optional(),
+  placement: nameFrom(PLACEMENTS, 'placement').optional(),
+  versions: versionsSchema.optional(),
+};
 
 const scenarioShape = {
   name: z
@@ -310,20 +369,74 @@ const scenarioShape = {
   workload: workloadSchema.prefault({}),
   load: loadSchema,
   repeats: intInRange(1, REPEATS_MAX, '', 'a number of repeats').default(3),
+  ...clusterShape,
 };
 
 /** Top-level and nested keys, for "unknown key" messages. */
 const KNOWN_KEYS: Record<string, string[]> = {
-  '': Object.keys(scenarioShape),
+  '': Object.keys(scenarioShape).filter((key) => !(CLUSTER_KEYS as string[]).includes(key)),
   workload: Object.keys(workloadShape),
   load: Object.keys(loadShape),
+  kind: Object.keys(kindShape),
+  versions: Object.keys(versionsShape),
 };
+/** Top-level keys as a kind/kubernetes scenario may use them, in schema order. */
+const CLUSTER_TOP_LEVEL_KEYS = [...KNOWN_KEYS['']!, ...CLUSTER_KEYS];
 
 export const scenarioSchema = z
   .strictObject(scenarioShape, {
     error: (issue) =>
       `the scenario must be a mapping of keys (${KNOWN_KEYS['']!.join(', ')}), got ${describe(issue.input)}`,
   })
+  .superRefine(
+    (s, ctx) => {
+      const platform = s.platform;
+      for (const key of CLUSTER_KEYS) {
+        const allowed: readonly PlatformName[] = CLUSTER_KEY_PLATFORMS[key];
+        if (s[key] !== undefined && !allowed.includes(platform)) {
+          ctx.addIssue({
+            code: 'custom',
+            input: s[key],
+            path: [key],
+            message: `only with platform ${allowed.join(' or ')}, got platform ${platform}`,
+          });
+        }
+      }
+      if (platform === 'kubernetes') {
+        if (s.context === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            input: undefined,
+            path: ['context'],
+            message: 'missing: the kubeconfig context of the existing cluster (platform kubernetes never falls back to the current context)',
+          });
+        }
+        if (s.image === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            input: undefined,
+            path: ['image'],
+            message: 'missing: an image the cluster can pull, built from the Dockerfile, e.g. "ghcr.io/you/meshbench:0.1.0"',
+          });
+        }
+      }
+    },
+    whenFieldsValid('platform'),
+  )
+  .superRefine(
+    (s, ctx) => {
+      const nodes = s.kind?.nodes ?? 1;
+      if (s.platform === 'kind' && s.placement === 'cross-node' && nodes < 3) {
+        ctx.addIssue({
+          code: 'custom',
+          input: s.placement,
+          path: ['placement'],
+          message: `cross-node needs two worker nodes, got kind.nodes ${nodes}; use kind.nodes: 3 or placement: same-node`,
+        });
+      }
+    },
+    whenFieldsValid('platform', 'kind', 'placement'),
+  )
   .transform(
     (s): Scenario => ({
       name: s.name,
@@ -334,8 +447,22 @@ export const scenarioSchema = z
       workload: s.workload,
       load: s.load,
       repeats: s.repeats,
+      ...(s.platform === 'local' ? {} : { cluster: clusterSettings(s) }),
     }),
   );
+
+function clusterSettings(s: { [K in keyof typeof clusterShape]?: z.output<(typeof clusterShape)[K]> } & { platform: PlatformName }): ClusterSettings {
+  const settings: ClusterSettings = { placement: s.placement ?? 'same-node', versions: { ...s.versions } };
+  if (s.context !== undefined) settings.context = s.context;
+  if (s.image !== undefined) settings.image = s.image;
+  if (s.platform === 'kind') {
+    const kind = s.kind;
+    settings.kind = { nodes: kind?.nodes ?? 1 };
+    if (kind?.config !== undefined) settings.kind.config = kind.config;
+    if (kind?.nodeImage !== undefined) settings.kind.nodeImage = kind.nodeImage;
+  }
+  return settings;
+}
 
 // ---------------------------------------------------------------------------------------
 // Problems
@@ -350,15 +477,22 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return text;
 }
 
-/** The zod issues of a scenario parse as problems with field paths; unknown keys one each. */
-export function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): InputProblem[] {
+/**
+ * The zod issues of a scenario parse as problems with field paths; unknown keys one each.
+ * `platform` widens the top-level keys a message lists to the kind/kubernetes ones.
+ */
+export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], platform: PlatformName = 'local'): InputProblem[] {
   const problems: InputProblem[] = [];
+  const topLevel = platform === 'local' ? KNOWN_KEYS['']! : CLUSTER_TOP_LEVEL_KEYS;
+  const keysOf = (parent: string): string[] => (parent === '' ? topLevel : (KNOWN_KEYS[parent] ?? []));
   for (const issue of issues) {
     const at = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
-      const known = KNOWN_KEYS[at] ?? [];
+      const known = keysOf(at);
       for (const key of issue.keys) {
-        const home = Object.keys(KNOWN_KEYS).find((parent) => parent !== at && KNOWN_KEYS[parent]!.includes(key));
+        const home = Object.keys(KNOWN_KEYS).find(
+          (parent) => parent !== at && (keysOf(parent).includes(key) || (parent === '' && (CLUSTER_KEYS as string[]).includes(key))),
+        );
         const suggestion = closestKey(key, known);
         const hint =
           home !== undefined
@@ -391,7 +525,7 @@ function sortByField(problems: InputProblem[]): InputProblem[] {
         ranks.push(Number(part.slice(1, -1)));
         continue;
       }
-      const known = KNOWN_KEYS[parent]?.indexOf(part) ?? -1;
+      const known = (parent === '' ? CLUSTER_TOP_LEVEL_KEYS : KNOWN_KEYS[parent])?.indexOf(part) ?? -1;
       ranks.push(known === -1 ? 1000 : known);
       parent = parent === '' ? part : `${parent}.${part}`;
     }
@@ -435,5 +569,6 @@ export type ScenarioValidation = { ok: true; scenario: Scenario } | { ok: false;
 export function validateScenario(data: unknown): ScenarioValidation {
   const result = scenarioSchema.safeParse(data);
   if (result.success) return { ok: true, scenario: result.data };
-  return { ok: false, problems: problemsFromIssues(result.error.issues) };
+  const platform = isMapping(data) && (PLATFORMS as readonly unknown[]).includes(data.platform) ? (data.platform as PlatformName) : 'local';
+  return { ok: false, problems: problemsFromIssues(result.error.issues, platform) };
 }

@@ -9,6 +9,34 @@ export type Protocol = (typeof PROTOCOLS)[number];
 
 export type LoadModel = 'open' | 'closed';
 
+/** Where a run happens: network namespaces on this host, kind clusters, or an existing cluster. */
+export const PLATFORMS = ['local', 'kind', 'kubernetes'] as const;
+export type PlatformName = (typeof PLATFORMS)[number];
+
+/** Whether the client and the servers of a cell share a node or sit on two different ones. */
+export const PLACEMENTS = ['same-node', 'cross-node'] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+
+/** kind cluster shapes that kind-configs/ defines: one node, or a control plane + 2 workers. */
+export const KIND_NODE_COUNTS = [1, 3] as const;
+export type KindNodeCount = (typeof KIND_NODE_COUNTS)[number];
+
+/** Settings of the kind and kubernetes platforms (absent for local). */
+export interface ClusterSettings {
+  /** kubeconfig context of an existing cluster (platform kubernetes; never implied). */
+  context?: string;
+  /**
+   * Image with the workload server, load driver and probe loader. kind: built from the
+   * Dockerfile and loaded into the cluster when absent; kubernetes: required, pulled by the cluster.
+   */
+  image?: string;
+  /** platform kind: which cluster shape, an own kind config file, an own node image. */
+  kind?: { nodes: KindNodeCount; config?: string; nodeImage?: string };
+  placement: Placement;
+  /** Versions asked for instead of the pinned ones (kind), or expected on the cluster (kubernetes). */
+  versions: { istio?: string; cilium?: string };
+}
+
 export interface Workload {
   /** Size of each response body. */
   responseBytes: number;
@@ -30,7 +58,7 @@ export interface LoadSettings {
 
 export interface Scenario {
   name: string;
-  platform: 'local';
+  platform: PlatformName;
   meshes: MeshName[];
   protocols: Protocol[];
   /** Services (server pods, each behind its own VIP) per node, one cell group each. */
@@ -38,6 +66,8 @@ export interface Scenario {
   workload: Workload;
   load: LoadSettings;
   repeats: number;
+  /** Present exactly when platform is kind or kubernetes. */
+  cluster?: ClusterSettings;
 }
 
 /** One measurement: a mesh × protocol × services combination in one repeat. */

@@ -267,10 +267,10 @@ describe('problems, all at once, with field paths', () => {
     ]);
   });
 
-  test('platform: only local; kind is "not supported yet"', () => {
+  test('platform: local, kind or kubernetes (their keys: test/unit/kube-scenario.test.ts)', () => {
     const base = 'name: x\nservices: [1]\nload: {rate: 1, duration: 1s}\n';
-    assert.deepEqual(problemsOfText(`${base}platform: kind\n`), ['platform: "kind" is not supported yet (only local)']);
-    assert.deepEqual(problemsOfText(`${base}platform: mars\n`), ['platform: unknown platform "mars" (expected local)']);
+    assert.equal(parseScenario(`${base}platform: kind\n`, 'x.yaml').platform, 'kind');
+    assert.deepEqual(problemsOfText(`${base}platform: mars\n`), ['platform: unknown platform "mars" (expected one of local, kind, kubernetes)']);
   });
 
   test('services: integers, unique, 1–200', () => {
