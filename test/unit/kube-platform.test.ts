@@ -79,16 +79,21 @@ describe('what ready means (checks over Watch events)', () => {
     assert.equal(daemonSetsReady(1)([ds(0, 0)]).state, 'waiting', 'nothing scheduled yet is not ready');
   });
 
-  test('the driver pod: started, or hopeless', () => {
-    const pod = (phase: string, waiting?: string): V1Pod => ({
+  test("the driver pod: its container started (not just the pod's phase), or hopeless", () => {
+    const pod = (phase: string, state: Record<string, unknown>): V1Pod => ({
       metadata: { name: 'load-driver-x' },
-      status: { phase, containerStatuses: [{ name: 'load-driver', image: 'i', imageID: '', ready: false, restartCount: 0, state: waiting ? { waiting: { reason: waiting } } : {} }] },
+      status: {
+        phase,
+        initContainerStatuses: [{ name: 'istio-proxy', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } }],
+        containerStatuses: [{ name: 'load-driver', image: 'i', imageID: '', ready: false, restartCount: 0, state }],
+      },
     });
     assert.equal(podStarted([]).state, 'waiting');
-    assert.equal(podStarted([pod('Pending')]).state, 'waiting');
-    assert.equal(podStarted([pod('Running')]).state, 'done');
-    assert.equal(podStarted([pod('Succeeded')]).state, 'done');
-    assert.deepEqual(podStarted([pod('Pending', 'ErrImagePull')]), { state: 'failed', why: 'pod load-driver-x container load-driver: ErrImagePull' });
+    assert.equal(podStarted([pod('Pending', { waiting: { reason: 'PodInitializing' } })]).state, 'waiting');
+    assert.equal(podStarted([pod('Running', { waiting: { reason: 'ContainerCreating' } })]).state, 'waiting', 'the native sidecar runs, the driver not yet');
+    assert.equal(podStarted([pod('Running', { running: {} })]).state, 'done');
+    assert.equal(podStarted([pod('Succeeded', { terminated: { exitCode: 0 } })]).state, 'done');
+    assert.deepEqual(podStarted([pod('Pending', { waiting: { reason: 'ErrImagePull' } })]), { state: 'failed', why: 'pod load-driver-x container load-driver: ErrImagePull' });
   });
 
   test('the Job: finished either way; a failure says why', () => {

@@ -86,7 +86,7 @@ export class KubernetesRun extends EventEmitter<RunEvents> {
       runId: this.runId,
       startedAt: new Date().toISOString(),
       status: 'complete',
-      environment: await collectEnvironment({ name: 'envoy', version: 'see tools' }, { driverCpus: 'n/a', podCpus: 'n/a' }),
+      environment: await collectEnvironment(this.proxies(), { driverCpus: 'not placed yet', podCpus: 'not placed yet' }),
       scenario,
       cells: [],
       analysis: { overhead: [] },
@@ -185,22 +185,27 @@ export class KubernetesRun extends EventEmitter<RunEvents> {
     return tools;
   }
 
-  /** What each cluster runs (Kubernetes, Istio, Cilium, node image), the placement, the proxy. */
+  /** The L7 proxies of the scenario's meshes: Envoy, as Istio's sidecar and as Cilium's node proxy. */
+  private proxies(): { name: string; version: string } {
+    const proxies: string[] = [];
+    if (this.scenario.meshes.includes('sidecar')) proxies.push(`istio-proxy (Istio ${this.plan.meshVersions.istio})`);
+    if (this.scenario.meshes.includes('ebpf')) proxies.push(`cilium-envoy (Cilium ${this.plan.meshVersions.cilium})`);
+    return { name: 'envoy', version: proxies.join(', ') || 'none on the path' };
+  }
+
+  /** What each cluster runs (Kubernetes, Istio, Cilium, node image) and the nodes the cells use. */
   private recordClusters(result: RunResult, clusters: ClusterHandle[]): void {
     for (const cluster of clusters) {
       for (const [what, version] of Object.entries(cluster.versions)) {
         result.environment.tools[`${cluster.key === 'existing' ? '' : `${cluster.key}:`}${what}`] = version;
       }
     }
-    const any = clusters[0]!;
+    const where = (pick: (c: ClusterHandle) => string): string => clusters.map((c) => `${c.key === 'existing' ? '' : `${c.key}: `}node ${pick(c)}`).join('; ');
+    const sameNode = clusters.every((c) => c.nodes.client === c.nodes.server);
     result.environment.placement = {
-      driverCpus: `node ${any.nodes.client} (the load driver's Job; shared with the client's sidecar)`,
-      podCpus: `node ${any.nodes.server}${any.nodes.server === any.nodes.client ? ' (same node as the driver)' : ''}`,
+      driverCpus: `${where((c) => c.nodes.client)} (the load driver's Job, with the client's sidecar if any)`,
+      podCpus: `${where((c) => c.nodes.server)}${sameNode ? ' (the same node as the driver)' : ''}`,
     };
-    const proxies: string[] = [];
-    if (this.scenario.meshes.includes('sidecar')) proxies.push(`istio-proxy (Istio ${this.plan.meshVersions.istio})`);
-    if (this.scenario.meshes.includes('ebpf')) proxies.push(`cilium-envoy (Cilium ${this.plan.meshVersions.cilium})`);
-    result.environment.proxy = { name: 'envoy', version: proxies.join(', ') || 'none on the path' };
     result.environment.tools.pinned = Object.entries(PINNED_VERSIONS).map(([k, v]) => `${k} ${v}`).join(', ');
   }
 }

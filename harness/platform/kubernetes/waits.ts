@@ -75,15 +75,18 @@ export function podsNotHopeless(pods: V1Pod[]): WaitState {
   return waiting('pods starting');
 }
 
-/** The Job's pod is running (or already done): the driver has started. */
-export function podStarted(pods: V1Pod[]): WaitState {
+/**
+ * The driver's container has started (or already ended), so its log can be read. Not the
+ * pod phase: with a native sidecar the pod can be Running while the driver still waits.
+ */
+export function podStarted(pods: V1Pod[], container = 'load-driver'): WaitState {
   const pod = pods[0];
-  if (!pod) return waiting('no load-driver pod yet');
+  if (!pod) return waiting(`no ${container} pod yet`);
   const why = podHopeless(pod);
   if (why) return failed(why);
-  const phase = pod.status?.phase;
-  if (phase === 'Running' || phase === 'Succeeded' || phase === 'Failed') return DONE;
-  return waiting(`load-driver pod ${pod.metadata?.name} is ${phase ?? 'pending'}`);
+  const state = pod.status?.containerStatuses?.find((s) => s.name === container)?.state;
+  if (state?.running || state?.terminated) return DONE;
+  return waiting(`${container} in pod ${pod.metadata?.name} has not started (pod ${pod.status?.phase ?? 'pending'})`);
 }
 
 /** The Job has finished; a failed Job is done too (its log says why), only a stuck one is waited on. */
