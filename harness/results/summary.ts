@@ -14,6 +14,7 @@ import { median } from 'simple-statistics';
 import { computeOverhead } from '../analysis/overhead.ts';
 import { planCells } from '../scenario/plan.ts';
 import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../scenario/types.ts';
+import { componentTables, probeCostNote } from './components.ts';
 import type { CellResult, MeshOverhead, RunResult } from './types.ts';
 
 type Align = 'left' | 'right';
@@ -123,6 +124,7 @@ function buildModel(result: RunResult): SummaryModel {
       tables.push(buildTable(result, protocol, services, groupCells, meshes, overhead));
     }
   }
+  tables.push(...componentTables(result, meshes, protocols, servicesValues));
 
   return {
     title: `meshbench — ${scenario.name}`,
@@ -187,6 +189,8 @@ function buildTable(
 
 function buildNotes(result: RunResult, plannedIds: string[]): string[] {
   const notes: string[] = [...result.notes];
+  const probeCost = probeCostNote(result);
+  if (probeCost) notes.push(probeCost);
   const measured = new Set(result.cells.map((cell) => cell.id));
   const missing = plannedIds.filter((id) => !measured.has(id));
   if (missing.length > 0) {

@@ -1,5 +1,7 @@
 // result.json, schema `meshbench/result@1`: the run as data. Reports are computed from it alone.
 import type { Cell, Scenario, MeshName, Protocol } from '../scenario/types.ts';
+import type { ComponentRole } from '../mesh/types.ts';
+import type { ComponentProbeFigures, ProbeName } from '../probes/types.ts';
 import type { MeshComparison } from '../analysis/compare.ts';
 
 export const RESULT_SCHEMA = 'meshbench/result@1';
@@ -45,7 +47,27 @@ export interface CellResult extends Cell {
   path: Record<string, number>;
   /** CPU seconds used by each component during the measured window, from /proc. */
   cpuSeconds?: Record<string, number>;
+  /** Per component (pod × role): where the time, CPU and memory went, from the eBPF probes. */
+  components?: Record<string, ComponentResult>;
+  /** Which probes ran in this cell, why any did not, and what they cost. */
+  probes?: ProbeRunInfo;
   notes: string[];
+}
+
+export interface ComponentResult extends ComponentProbeFigures {
+  role: ComponentRole;
+  pod: string;
+  pids: number[];
+}
+
+export interface ProbeRunInfo {
+  ran: ProbeName[];
+  failed: Partial<Record<ProbeName, string>>;
+  /**
+   * The probes' own cost over the measured window: CPU time spent running their BPF
+   * programs (kernel bpf_stats run_time_ns) and by the loader process (/proc).
+   */
+  cost?: { bpfSeconds: number; bpfInvocations: number; loaderCpuSeconds: number };
 }
 
 export interface Environment {

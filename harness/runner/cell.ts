@@ -7,7 +7,10 @@ import { LocalCluster, processCpuSeconds, type Pod, type ProcessHandle } from '.
 import { serviceVip } from '../platform/local/names.ts';
 import type { StateFile } from '../platform/local/state.ts';
 import type { Proxy } from '../proxy/types.ts';
-import type { CellResult, LoadOutcome } from '../results/types.ts';
+import { startProbes } from '../probes/index.ts';
+import { bpfRunTime, programIdsOf } from '../probes/cost.ts';
+import type { ProbeFigures, ProbeSession } from '../probes/types.ts';
+import type { CellResult, ComponentResult, LoadOutcome, ProbeRunInfo } from '../results/types.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
 
 export const SERVICE_PORT = 80;
@@ -113,14 +116,29 @@ export interface DriverRun {
   outcome: LoadOutcome;
   /** CPU seconds per component over the measured window (from /proc, after warm-up). */
   cpuSeconds: Record<string, number>;
+  /** Every component watched in the cell, the load driver (client app) included. */
+  components: Component[];
+  /** Probe figures over the same window, when probes ran. */
+  probeFigures?: ProbeFigures;
+  probeCost?: NonNullable<ProbeRunInfo['cost']>;
+}
+
+function cpuDelta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [id, end] of after) {
+    const start = before.get(id);
+    if (start !== undefined) delta[id] = Number((end - start).toFixed(3));
+  }
+  return delta;
 }
 
 /**
  * Runs the load driver inside the client pod, pinned to the driver's CPU. The driver prints
  * `{"phase":"measure"}` when the warm-up ends, then the LoadOutcome as its last line; CPU of
- * the components is read from /proc at those two moments.
+ * the components is read from /proc, and the probes' window opened and closed, at those two
+ * moments.
  */
-export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: AbortSignal): Promise<DriverRun> {
+export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: AbortSignal, probes?: ProbeSession): Promise<DriverRun> {
   const spec = {
     targets: live.services.map((s) => ({ host: s.vip, port: s.port, path: '/' })),
     model: scenario.load.model,
@@ -129,55 +147,99 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
     durationMs: scenario.load.durationMs,
     warmupMs: scenario.load.warmupMs,
   };
-  const components = [...live.mesh.components(), ...appComponents(live)];
   const driver = live.cluster.spawn(live.client, 'load-driver', tsNodeArgv(DRIVER_ENTRY, [JSON.stringify(spec)]), { cpus: 'driver' });
+  const components: Component[] = [
+    { id: `${live.client.name}/client-app`, role: 'client-app', pod: live.client.name, pid: driver.pid, cgroupV2: live.client.cgroupV2 },
+    ...live.mesh.components(),
+    ...appComponents(live),
+  ];
   const onAbort = (): void => void driver.stop();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    for (const c of components) await probes?.track({ id: c.id, tgids: [c.pid] });
+    const programs = probes ? programIdsOf(probes.loaderPid) : [];
     const budgetMs = scenario.load.warmupMs + scenario.load.durationMs + 60_000;
     await driver.waitForLine((l) => l.includes('"phase":"measure"'), scenario.load.warmupMs + 30_000);
+    await probes?.start();
     const before = cpuSnapshot(components);
+    const loaderCpuBefore = probes ? processCpuSeconds(probes.loaderPid) ?? 0 : 0;
+    const bpfBefore = await bpfRunTime(programs);
     const resultLine = await driver.waitForLine((l) => l.includes('"latencyUs"') || l.includes('"error"'), budgetMs);
     const after = cpuSnapshot(components);
+    const bpfAfter = await bpfRunTime(programs);
+    const loaderCpuAfter = probes ? processCpuSeconds(probes.loaderPid) ?? 0 : 0;
+    const probeFigures = await probes?.stop();
     const parsed = JSON.parse(resultLine) as LoadOutcome | { error: string };
     if ('error' in parsed) throw new Error(`load driver failed: ${parsed.error}`);
-    const cpuSeconds: Record<string, number> = {};
-    for (const [id, end] of after) {
-      const start = before.get(id);
-      if (start !== undefined) cpuSeconds[id] = Number((end - start).toFixed(3));
-    }
-    return { outcome: parsed, cpuSeconds };
+    return {
+      outcome: parsed,
+      cpuSeconds: cpuDelta(before, after),
+      components,
+      probeFigures,
+      probeCost: probes
+        ? {
+            bpfSeconds: Number(((bpfAfter.runTimeNs - bpfBefore.runTimeNs) / 1e9).toFixed(6)),
+            bpfInvocations: bpfAfter.runCount - bpfBefore.runCount,
+            loaderCpuSeconds: Number((loaderCpuAfter - loaderCpuBefore).toFixed(3)),
+          }
+        : undefined,
+    };
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await driver.stop();
   }
 }
 
+/** Per component: its role and pod, plus what the probes measured for it. */
+export function componentResults(components: Component[], figures?: ProbeFigures): Record<string, ComponentResult> {
+  const results: Record<string, ComponentResult> = {};
+  for (const c of components) {
+    results[c.id] = { role: c.role, pod: c.pod, pids: [c.pid], ...(figures?.components[c.id] ?? {}) };
+  }
+  return results;
+}
+
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
   const startedAt = new Date().toISOString();
   const cluster = new LocalCluster(env.runId, env.state);
   let failure: unknown;
+  let probes: ProbeSession | undefined;
   try {
     if (env.signal.aborted) throw new Error('aborted');
     const live = await bringUp(cell, env, cluster);
     if (env.signal.aborted) throw new Error('aborted');
-    const { outcome, cpuSeconds } = await driveLoad(live, env.scenario, env.signal);
-    if (env.signal.aborted) throw new Error('aborted');
     const notes: string[] = [];
-    if (outcome.saturated) notes.push('generator or system saturated: achieved rate below 95 % of the asked rate');
+    let probeInfo: ProbeRunInfo | undefined;
+    if (env.scenario.probes.length > 0) {
+      try {
+        probes = await startProbes({ probes: env.scenario.probes });
+        probeInfo = { ran: [...probes.probes], failed: { ...probes.failed } };
+      } catch (err) {
+        // The cell still measures; the result says which figures are missing and why.
+        notes.push(`probes did not run: ${(err as Error).message}`);
+        probeInfo = { ran: [], failed: Object.fromEntries(env.scenario.probes.map((p) => [p, (err as Error).message])) };
+      }
+    }
+    const measured = await driveLoad(live, env.scenario, env.signal, probes);
+    if (env.signal.aborted) throw new Error('aborted');
+    if (measured.outcome.saturated) notes.push('generator or system saturated: achieved rate below 95 % of the asked rate');
+    for (const [probe, why] of Object.entries(probeInfo?.failed ?? {})) notes.push(`probe ${probe} did not run: ${why}`);
     return {
       ...cell,
       startedAt,
       finishedAt: new Date().toISOString(),
-      load: outcome,
+      load: measured.outcome,
       path: await live.mesh.pathCounters(),
-      cpuSeconds,
+      cpuSeconds: measured.cpuSeconds,
+      components: componentResults(measured.components, measured.probeFigures),
+      ...(probeInfo ? { probes: { ...probeInfo, ...(measured.probeCost ? { cost: measured.probeCost } : {}) } } : {}),
       notes,
     };
   } catch (err) {
     failure = err;
     throw err;
   } finally {
+    await probes?.kill();
     try {
       await cluster.down();
     } catch (cleanupError) {

@@ -9,6 +9,7 @@ import { writeRunReport } from '../../reports/write.ts';
 import { newRunId } from '../platform/local/names.ts';
 import { StateFile } from '../platform/local/state.ts';
 import { cpuPlacement } from '../platform/local/cluster.ts';
+import { enableBpfStats } from '../probes/cost.ts';
 import { Haproxy } from '../proxy/haproxy.ts';
 import { collectEnvironment, meshbenchVersion } from '../results/environment.ts';
 import { appendCell, createRunDir, STATE_FILE, SUMMARY_FILE, writeFileAtomic, writeResult } from '../results/files.ts';
@@ -75,6 +76,8 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
       result.notes.push('only one CPU: the load driver shares it with the system under test, so its cost is mixed into every figure');
     }
     this.emit('run:start', { runId: this.runId, runDir: this.runDir, cells });
+    // The kernel's BPF run-time accounting gives each cell the probes' own CPU cost.
+    const restoreBpfStats = this.scenario.probes.length > 0 ? enableBpfStats() : () => {};
     try {
       for (const cell of cells) {
         if (this.aborted) break;
@@ -99,6 +102,7 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
         }
       }
     } finally {
+      restoreBpfStats();
       if (this.aborted) {
         result.status = 'interrupted';
         result.notes.push(`interrupted after ${result.cells.length} of ${cells.length} cells; finished cells are kept`);

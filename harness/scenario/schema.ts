@@ -5,6 +5,7 @@
 // Messages follow one pattern: `<what was expected>, got <what was given>`, so a user can
 // fix a file from the message alone. Cross-field rules (rate vs. model, wrk vs. model,
 // duplicates) run even when other fields are wrong, so one pass reports every problem.
+import { PROBE_NAMES, type ProbeName } from '../probes/types.ts';
 import { z } from 'zod';
 import type { InputProblem } from '../errors.ts';
 import {
@@ -172,13 +173,13 @@ type Ctx = z.core.$RefinementCtx<unknown[]>;
  */
 function uniqueList<T extends z.ZodType>(
   item: T,
-  opts: { noun: string; choices: string; isValid: (v: unknown) => boolean },
+  opts: { noun: string; choices: string; isValid: (v: unknown) => boolean; allowEmpty?: boolean },
 ) {
   const expected = `${opts.noun === 'services value' ? 'integers' : `${opts.noun}s`} (${opts.choices})`;
   const listError = leafError(`must be a list of ${expected}`, `a list of ${expected}`);
   return z.array(item, { error: listError }).superRefine(
     (values: unknown[], ctx: Ctx) => {
-      if (values.length === 0) {
+      if (values.length === 0 && !opts.allowEmpty) {
         ctx.addIssue({ code: 'custom', input: values, message: `must list at least one ${opts.noun} (${opts.choices})` });
         return;
       }
@@ -369,6 +370,12 @@ const scenarioShape = {
   workload: workloadSchema.prefault({}),
   load: loadSchema,
   repeats: intInRange(1, REPEATS_MAX, '', 'a number of repeats').default(3),
+  probes: uniqueList(nameFrom(PROBE_NAMES, 'probe'), {
+    noun: 'probe',
+    choices: `any of ${PROBE_NAMES.join(', ')}; [] for none`,
+    isValid: (v) => (PROBE_NAMES as readonly unknown[]).includes(v),
+    allowEmpty: true,
+  }).default(() => [...PROBE_NAMES]),
   ...clusterShape,
 };
 
@@ -447,6 +454,7 @@ export const scenarioSchema = z
       workload: s.workload,
       load: s.load,
       repeats: s.repeats,
+      probes: s.probes as ProbeName[],
       ...(s.platform === 'local' ? {} : { cluster: clusterSettings(s) }),
     }),
   );

@@ -1,3 +1,5 @@
+import type { ProbeName } from '../probes/types.ts';
+
 // The scenario as the program sees it after validation (schema.ts produces exactly this).
 // Durations are normalised to microseconds/milliseconds; units are in the names.
 
@@ -66,6 +68,8 @@ export interface Scenario {
   workload: Workload;
   load: LoadSettings;
   repeats: number;
+  /** eBPF probes to run in every cell (default all; [] for none). */
+  probes: ProbeName[];
   /** Present exactly when platform is kind or kubernetes. */
   cluster?: ClusterSettings;
 }

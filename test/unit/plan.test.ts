@@ -17,6 +17,7 @@ function scenario(overrides: Partial<Scenario> = {}): Scenario {
     platform: 'local',
     meshes: [...MESH_NAMES],
     protocols: ['http1'],
+    probes: ['dwell', 'runq', 'cpu', 'connect', 'memory'],
     services: [1],
     workload: { responseBytes: 1024, delayUs: 0 },
     load: { model: 'open', rate: 300, connections: 4, durationMs: 10_000, warmupMs: 2_000, driver: 'autocannon' },

@@ -53,6 +53,7 @@ describe('scenarios/*.yaml', () => {
       platform: 'local',
       meshes: ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'],
       protocols: ['http1'],
+      probes: ['dwell', 'runq', 'cpu', 'connect', 'memory'],
       services: [1],
       workload: { responseBytes: 1024, delayUs: 0 },
       load: { model: 'open', rate: 300, connections: 4, durationMs: 10_000, warmupMs: 2_000, driver: 'autocannon' },
@@ -88,6 +89,7 @@ describe('defaults', () => {
       platform: 'local',
       meshes: ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'],
       protocols: ['http1'],
+      probes: ['dwell', 'runq', 'cpu', 'connect', 'memory'],
       services: [1],
       workload: { responseBytes: 1024, delayUs: 0 },
       load: { model: 'open', rate: 100, connections: 16, durationMs: 5_000, warmupMs: 2_000, driver: 'autocannon' },
@@ -213,14 +215,14 @@ describe('problems, all at once, with field paths', () => {
     assert.deepEqual(await problemsOf(join(FIXTURES, 'unknown-keys.yaml')), [
       'workload.responseSize: unknown key "responseSize" (expected one of responseBytes, delay)',
       'load.rps: unknown key "rps" (expected one of model, rate, connections, duration, warmup, driver)',
-      'reapeats: unknown key "reapeats" (did you mean "repeats"? expected one of name, platform, meshes, protocols, services, workload, load, repeats)',
+      'reapeats: unknown key "reapeats" (did you mean "repeats"? expected one of name, platform, meshes, protocols, services, workload, load, repeats, probes)',
     ]);
   });
 
   test('a key in the wrong mapping says where it belongs', () => {
     assert.deepEqual(problemsOfText('name: x\nservices: [1]\nrate: 5\nload: {rate: 1, duration: 1s, responseBytes: 3}\n'), [
       'load.responseBytes: unknown key "responseBytes" (it belongs under workload; expected one of model, rate, connections, duration, warmup, driver)',
-      'rate: unknown key "rate" (it belongs under load; expected one of name, platform, meshes, protocols, services, workload, load, repeats)',
+      'rate: unknown key "rate" (it belongs under load; expected one of name, platform, meshes, protocols, services, workload, load, repeats, probes)',
     ]);
   });
 
@@ -301,23 +303,25 @@ describe('problems, all at once, with field paths', () => {
       ': the file is empty; expected a scenario mapping with at least name, services and load',
     ]);
     assert.deepEqual(await problemsOf(join(FIXTURES, 'not-a-mapping.yaml')), [
-      ': the scenario must be a mapping of keys (name, platform, meshes, protocols, services, workload, load, repeats), got a list',
+      ': the scenario must be a mapping of keys (name, platform, meshes, protocols, services, workload, load, repeats, probes), got a list',
     ]);
     assert.deepEqual(await problemsOf(join(FIXTURES, 'does-not-exist.yaml')), [': cannot read the file: it does not exist']);
     assert.deepEqual(problemsOfText('name: a\nname: b\n'), [': YAML syntax error at 2:1: Map keys must be unique']);
   });
 
   test('validateScenario works on parsed data too', () => {
-    const result = validateScenario({ name: 'x', services: [1], load: { rate: 1, duration: '1s' }, probes: ['dwell'] });
+    const result = validateScenario({ name: 'x', services: [1], load: { rate: 1, duration: '1s' }, probes: ['dwell', 'kprobe'] });
     assert.deepEqual(result, {
       ok: false,
       problems: [
         {
-          path: 'probes',
-          message: 'unknown key "probes" (expected one of name, platform, meshes, protocols, services, workload, load, repeats)',
+          path: 'probes[1]',
+          message: 'unknown probe "kprobe" (expected one of dwell, runq, cpu, connect, memory)',
         },
       ],
     });
+    const none = validateScenario({ name: 'x', services: [1], load: { rate: 1, duration: '1s' }, probes: [] });
+    assert.ok(none.ok && none.scenario.probes.length === 0, 'probes: [] turns the probes off');
   });
 });
 
