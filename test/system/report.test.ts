@@ -131,6 +131,16 @@ describe('report.html in headless chromium, offline', () => {
     assertCleanLog();
   });
 
+  test('a measured run’s report (real-quick) renders every chart', async () => {
+    const dir = copyFixture('real-quick', root);
+    const result = loadFixture('real-quick');
+    await writeRunReport(dir, result);
+    const page = await open(join(dir, 'report.html'));
+    await assertChartsRendered(page, buildReportModel(result).charts.length);
+    await page.close();
+    assertCleanLog();
+  });
+
   test('scenario text with markup shows as text and runs nothing', async () => {
     const dir = copyFixture('hostile-text', root);
     await writeRunReport(dir, loadFixture('hostile-text'));

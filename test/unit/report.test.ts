@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { readRunResult } from '../../harness/analysis/resultFile.ts';
 import { renderSummaryMarkdown } from '../../harness/results/summary.ts';
 import type { RunResult } from '../../harness/results/types.ts';
 import { escapeHtml, jsonForScript } from '../../reports/html.ts';
@@ -13,7 +14,7 @@ import { renderReport } from '../../reports/report.ts';
 import { renderChartSvg } from '../../reports/svg.ts';
 import { renderSummaryWithCharts } from '../../reports/write.ts';
 import { syntheticRun } from '../fixtures/results/build.ts';
-import { assertContains, assertLacks, copyFixture, loadFixture, matchSnapshot, meshbench, meshbenchInProcess, tempDir } from '../fixtures/results/helpers.ts';
+import { assertContains, assertLacks, copyFixture, fixturePath, loadFixture, matchSnapshot, meshbench, meshbenchInProcess, tempDir } from '../fixtures/results/helpers.ts';
 
 const temps: string[] = [];
 after(() => {
@@ -95,6 +96,19 @@ describe('report model and specs', () => {
       assert.ok(/^<svg[^>]+class="marks"/.test(svg), chart.id);
       assertLacks(svg, /NaN|undefined/, chart.id);
     }
+  });
+
+  test('a measured run (real-quick): read back through the schema, every chart drawn, every probe figure used', async () => {
+    const real = readRunResult(fixturePath('real-quick'));
+    const m = buildReportModel(real);
+    assert.deepEqual(m.charts.map((c) => c.id), ['latency-http1-s1', 'overhead-http1-s1', 'throughput', 'cpu', 'memory']);
+    assert.match(m.charts.find((c) => c.id === 'cpu')!.caption, /eBPF cpu probe/);
+    assert.deepEqual(m.probes.ran, ['dwell', 'runq', 'cpu', 'connect', 'memory']);
+    assert.ok(m.probes.cost && m.probes.cost.bpfInvocations > 0);
+    for (const chart of m.charts) assertLacks(await renderChartSvg(chart.spec), /NaN|undefined/, chart.id);
+    // The load driver (client app) is probed but not counted as data-path cost.
+    const cpuRows = (m.charts.find((c) => c.id === 'cpu')!.spec as { data: { values: Array<{ role: string }> } }).data.values;
+    assert.ok(cpuRows.length > 0 && cpuRows.every((r) => r.role !== 'client-app'));
   });
 
   test('number formatting: signs, units, percentages', () => {
