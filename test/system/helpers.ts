@@ -1,0 +1,86 @@
+// Shared pieces of the system tests: a scenario to run cells with, requests from inside a
+// client pod (in its cgroup, so the eBPF socket LB sees them), and the "nothing left" check.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { LocalCluster, Placement } from '../../harness/platform/local/cluster.ts';
+import { findLeftovers } from '../../harness/platform/local/clean.ts';
+import { newRunId } from '../../harness/platform/local/names.ts';
+import { StateFile } from '../../harness/platform/local/state.ts';
+import type { Scenario } from '../../harness/scenario/types.ts';
+
+export function requireRoot(): void {
+  // System tests never skip: without root they fail, saying why.
+  assert.equal(process.getuid?.(), 0, 'system tests build namespaces, cgroups and eBPF programs: run them as root');
+}
+
+export function testScenario(overrides: Partial<Scenario> = {}, load: Partial<Scenario['load']> = {}, workload: Partial<Scenario['workload']> = {}): Scenario {
+  return {
+    name: 'system-test',
+    platform: 'local',
+    meshes: ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'],
+    protocols: ['http1'],
+    probes: ['dwell', 'runq', 'cpu', 'connect', 'memory'],
+    services: [1],
+    repeats: 1,
+    ...overrides,
+    workload: { responseBytes: 1024, delayUs: 0, ...workload },
+    load: { model: 'open', rate: 200, connections: 4, durationMs: 3000, warmupMs: 1000, driver: 'autocannon', ...load },
+  };
+}
+
+/** A fresh run id and state file in a temp dir, as a run would have. */
+export function testRun(): { runId: string; state: StateFile; dir: string } {
+  const runId = newRunId();
+  const dir = mkdtempSync(join(tmpdir(), `meshbench-test-${runId}-`));
+  return { runId, state: new StateFile(join(dir, 'state.json'), runId), dir };
+}
+
+export interface ClientResponse {
+  status: number;
+  /** What getpeername() says the client talks to. */
+  peer: string;
+  bytes: number;
+}
+
+/**
+ * Sends `count` sequential HTTP GETs from inside a pod (joined to its cgroup, as every pod
+ * process is) and returns what the client saw. Bounded: 3 s per request.
+ */
+export async function requestsFromPod(cluster: LocalCluster, where: Placement, url: string, count: number): Promise<ClientResponse[]> {
+  const script = `
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: false });
+    (async () => {
+      const out = [];
+      for (let i = 0; i < ${count}; i++) {
+        out.push(await new Promise((resolve, reject) => {
+          const req = http.get(${JSON.stringify(url)}, { agent, timeout: 3000 }, (res) => {
+            let bytes = 0;
+            const peer = res.socket.remoteAddress + ':' + res.socket.remotePort;
+            res.on('data', (d) => (bytes += d.length));
+            res.on('end', () => resolve({ status: res.statusCode, peer, bytes }));
+          });
+          req.on('timeout', () => req.destroy(new Error('timeout')));
+          req.on('error', reject);
+        }));
+      }
+      console.log(JSON.stringify(out));
+    })().catch((e) => { console.log(JSON.stringify({ error: String(e) })); process.exit(1); });`;
+  const proc = cluster.spawn(where, 'test-client', [process.execPath, '-e', script], { cpus: 'driver' });
+  const line = await proc.waitForLine((l) => l.startsWith('[') || l.startsWith('{'), 5000 + count * 3000);
+  const parsed = JSON.parse(line) as ClientResponse[] | { error: string };
+  if (!Array.isArray(parsed)) throw new Error(`client in ${where.name} failed: ${parsed.error}`);
+  return parsed;
+}
+
+/** After a test: `meshbench clean --dry-run` must find nothing of any run. */
+export async function assertNothingLeft(): Promise<void> {
+  const leftovers = await findLeftovers();
+  assert.deepEqual(
+    leftovers.map((l) => ({ run: l.runId, resources: l.resources })),
+    [],
+    'meshbench clean --dry-run finds resources left behind',
+  );
+}

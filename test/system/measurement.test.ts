@@ -1,0 +1,54 @@
+// Known answers through the real platform (baseline data path, driver in the client pod
+// on its own CPU): an added server delay shows up in the p50, and a stalled server shows
+// up in the open-model tail (no coordinated omission).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { LocalCluster } from '../../harness/platform/local/cluster.ts';
+import { Haproxy } from '../../harness/proxy/haproxy.ts';
+import { bringUp, driveLoad, type DriverRun } from '../../harness/runner/cell.ts';
+import type { Scenario } from '../../harness/scenario/types.ts';
+import { assertNothingLeft, requireRoot, testRun, testScenario } from './helpers.ts';
+
+async function measure(scenario: Scenario, during?: (serverPid: number) => Promise<void>): Promise<DriverRun> {
+  const { runId, state } = testRun();
+  const cluster = new LocalCluster(runId, state);
+  try {
+    const live = await bringUp({ mesh: 'baseline', services: 1 }, { runId, state, proxy: new Haproxy(), scenario }, cluster);
+    const [measured] = await Promise.all([driveLoad(live, scenario), during?.(live.apps[0]!.pid)]);
+    return measured;
+  } finally {
+    await cluster.down();
+    state.close();
+  }
+}
+
+describe('measurement', () => {
+  before(requireRoot);
+  after(assertNothingLeft);
+
+  test('known answer: delay 2ms adds 2 ms to the p50 (within 5 %)', async () => {
+    const load = { model: 'open' as const, rate: 200, connections: 2, durationMs: 6000, warmupMs: 1000 };
+    const zero = await measure(testScenario({}, load, { delayUs: 0 }));
+    const delayed = await measure(testScenario({}, load, { delayUs: 2000 }));
+    const addedUs = delayed.outcome.latencyUs.p50 - zero.outcome.latencyUs.p50;
+    assert.ok(
+      Math.abs(addedUs - 2000) <= 100,
+      `p50 ${delayed.outcome.latencyUs.p50} µs − ${zero.outcome.latencyUs.p50} µs = ${addedUs} µs, expected 2000 ± 100`,
+    );
+    assert.equal(delayed.outcome.non2xx + delayed.outcome.socketErrors, 0);
+    assert.equal(delayed.outcome.saturated, false);
+  });
+
+  test('stall: a server stopped for 1 s shows in the open-model p99', async () => {
+    const scenario = testScenario({}, { model: 'open', rate: 200, connections: 4, durationMs: 10_000, warmupMs: 1000 });
+    const stalled = await measure(scenario, async (serverPid) => {
+      // Mid-window: 1 s warm-up + ~tsx start-up, then 4 s into the measured window.
+      await new Promise((r) => setTimeout(r, 5000));
+      process.kill(serverPid, 'SIGSTOP');
+      await new Promise((r) => setTimeout(r, 1000));
+      process.kill(serverPid, 'SIGCONT');
+    });
+    assert.ok(stalled.outcome.latencyUs.p99 >= 500_000, `open-model p99 ${stalled.outcome.latencyUs.p99} µs hides the 1 s stall`);
+    assert.ok(stalled.outcome.requests > 1500, `${stalled.outcome.requests} requests in a 10 s window at 200 rps`);
+  });
+});
