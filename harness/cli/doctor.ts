@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { hasCommand } from '../exec.ts';
 import { SOCK_LB_OBJECT } from '../mesh/sockLb.ts';
+import { probeSupport } from '../probes/index.ts';
 import { kubeDoctorChecks, kubePlatformSummary } from '../platform/kubernetes/doctor.ts';
 
 export interface Check {
@@ -68,6 +69,16 @@ export async function doctorChecks(): Promise<Check[]> {
     detail: cpus >= 2 ? `${cpus}: driver on CPU 0, pods on the rest` : 'one CPU: the driver shares it with the proxies it measures',
     required: false,
   });
+  // Each probe is loaded and attached once, briefly: a probe this kernel refuses says why.
+  const probes = await probeSupport();
+  for (const [probe, support] of Object.entries(probes)) {
+    checks.push({
+      what: `probe ${probe}`,
+      ok: support.ok,
+      detail: support.ok ? 'loads and attaches' : `cannot run: ${support.why ?? 'unknown'} (cells run without it and say so)`,
+      required: false,
+    });
+  }
   checks.push(...(await kubeDoctorChecks()));
   return checks;
 }

@@ -1,0 +1,105 @@
+// npm run bench:probes — what the eBPF probes cost the system they watch. One sidecar cell
+// (the mesh with the most components to watch) is brought up once; the same load runs
+// with probes off and on, alternating which goes first, several times: closed model for
+// throughput, open model at a fixed rate for p50/p99. Prints the on/off ratios of the
+// medians, and the probes' own BPF CPU per request from the kernel's bpf_stats.
+import { median } from 'simple-statistics';
+import { LocalCluster } from '../harness/platform/local/cluster.ts';
+import { newRunId } from '../harness/platform/local/names.ts';
+import { StateFile } from '../harness/platform/local/state.ts';
+import { enableBpfStats } from '../harness/probes/cost.ts';
+import { PROBE_NAMES } from '../harness/probes/types.ts';
+import { startProbes } from '../harness/probes/index.ts';
+import { Haproxy } from '../harness/proxy/haproxy.ts';
+import { bringUp, driveLoad, type LiveCell } from '../harness/runner/cell.ts';
+import type { Scenario } from '../harness/scenario/types.ts';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+const REPETITIONS = Number(process.env.BENCH_PROBES_REPETITIONS ?? 5);
+const DURATION_MS = 5000;
+
+function scenario(model: 'open' | 'closed'): Scenario {
+  return {
+    name: 'bench-probes',
+    platform: 'local',
+    meshes: ['sidecar'],
+    protocols: ['http1'],
+    services: [1],
+    repeats: 1,
+    probes: [...PROBE_NAMES],
+    workload: { responseBytes: 1024, delayUs: 0 },
+    load: model === 'closed'
+      ? { model, connections: 16, durationMs: DURATION_MS, warmupMs: 1000, driver: 'autocannon' }
+      : { model, rate: 400, connections: 8, durationMs: DURATION_MS, warmupMs: 1000, driver: 'autocannon' },
+  };
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  bpfUsPerRequest?: number;
+}
+
+async function measure(live: LiveCell, model: 'open' | 'closed', withProbes: boolean): Promise<Sample> {
+  const probes = withProbes ? await startProbes({ probes: PROBE_NAMES }) : undefined;
+  try {
+    const r = await driveLoad(live, scenario(model), undefined, probes);
+    const requests = r.outcome.requests + r.outcome.non2xx;
+    return {
+      rps: r.outcome.achievedRps,
+      p50: r.outcome.latencyUs.p50,
+      p99: r.outcome.latencyUs.p99,
+      bpfUsPerRequest: r.probeCost ? (r.probeCost.bpfSeconds * 1e6) / Math.max(1, requests) : undefined,
+    };
+  } finally {
+    await probes?.kill();
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench:probes needs root');
+  const runId = newRunId();
+  const state = new StateFile(join(mkdtempSync(join(tmpdir(), 'meshbench-bench-probes-')), 'state.json'), runId);
+  const cluster = new LocalCluster(runId, state);
+  const restoreBpfStats = enableBpfStats();
+  const stop = (): void => void cluster.down().finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  try {
+    const live = await bringUp({ mesh: 'sidecar', services: 1 }, { runId, state, proxy: new Haproxy(), scenario: scenario('open') }, cluster);
+    const samples = { closed: { off: [] as Sample[], on: [] as Sample[] }, open: { off: [] as Sample[], on: [] as Sample[] } };
+    for (let i = 0; i < REPETITIONS; i++) {
+      for (const model of ['closed', 'open'] as const) {
+        // Alternate which goes first, so drift of the host hits both alike.
+        const order = i % 2 === 0 ? [false, true] : [true, false];
+        for (const withProbes of order) {
+          const s = await measure(live, model, withProbes);
+          samples[model][withProbes ? 'on' : 'off'].push(s);
+          process.stderr.write(
+            `[${i + 1}/${REPETITIONS}] ${model.padEnd(6)} probes ${withProbes ? 'on ' : 'off'}: ${Math.round(s.rps)} rps, p50 ${Math.round(s.p50)} µs, p99 ${Math.round(s.p99)} µs` +
+              (s.bpfUsPerRequest !== undefined ? `, probes ${s.bpfUsPerRequest.toFixed(2)} µs BPF CPU/request` : '') +
+              '\n',
+          );
+        }
+      }
+    }
+    const ratio = (model: 'open' | 'closed', pick: (s: Sample) => number): string =>
+      (median(samples[model].on.map(pick)) / median(samples[model].off.map(pick))).toFixed(3);
+    const bpfPerRequest = median(samples.closed.on.map((s) => s.bpfUsPerRequest ?? 0));
+    console.log(`\nprobe overhead, sidecar mesh, 1 service, ${REPETITIONS} interleaved pairs of ${DURATION_MS / 1000} s (medians):`);
+    console.log(`  throughput, closed model, on/off:  ${ratio('closed', (s) => s.rps)}  (goal ≥ 0.99)`);
+    console.log(`  p50 at ${scenario('open').load.rate} rps, on/off:          ${ratio('open', (s) => s.p50)}`);
+    console.log(`  p99 at ${scenario('open').load.rate} rps, on/off:          ${ratio('open', (s) => s.p99)}  (goal: within noise)`);
+    console.log(`  probes' own BPF CPU per request:   ${bpfPerRequest.toFixed(2)} µs (kernel bpf_stats)`);
+    const spread = (xs: number[]): string => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+    console.log(`  noise: closed rps off ${spread(samples.closed.off.map((s) => s.rps))}, on ${spread(samples.closed.on.map((s) => s.rps))}; open p99 µs off ${spread(samples.open.off.map((s) => s.p99))}, on ${spread(samples.open.on.map((s) => s.p99))}`);
+  } finally {
+    restoreBpfStats();
+    await cluster.down();
+    state.close();
+  }
+}
+
+await main();
