@@ -32,6 +32,10 @@ function fmtCpuMs(seconds: number | undefined): string {
   return seconds === undefined ? '—' : `${Math.round(seconds * 1000)} ms`;
 }
 
+function fmtCount(n: number | undefined): string {
+  return n === undefined ? '—' : String(Math.round(n));
+}
+
 function med(values: Array<number | undefined>): number | undefined {
   const present = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
   return present.length === 0 ? undefined : median(present);
@@ -92,18 +96,19 @@ function meshRows(mesh: MeshName, cells: CellResult[]): string[][] {
     const cpu = pick((c) => c.cpuSeconds);
     const requests = pick((_, cell) => cell.load.requests + cell.load.non2xx);
     const onPath = row.role !== 'client-app';
+    // The load driver's receive-to-send time is its pacing, not time a request spends in it.
     return [
       mesh,
       row.label,
-      fmtUs(dwellP50),
-      fmtUs(pick((c) => (c.dwell?.count ? c.dwell.p99Us : undefined))),
+      onPath ? fmtUs(dwellP50) : '—',
+      onPath ? fmtUs(pick((c) => (c.dwell?.count ? c.dwell.p99Us : undefined))) : '—',
       onPath && dwellP50 !== undefined && e2eP50 ? `${Math.round((100 * dwellP50) / e2eP50)} %` : '—',
       fmtUs(pick((c) => (c.runq?.count ? c.runq.p99Us : undefined))),
       fmtCpuMs(cpu),
       cpu !== undefined && requests ? `${((cpu * 1e6) / requests).toFixed(1)} µs` : '—',
       onPath && cpu !== undefined && meshCpu ? `${Math.round((100 * cpu) / meshCpu)} %` : '—',
       fmtMiB(pick((c) => c.memory?.peakBytes)),
-      String(pick((c) => c.connect?.count) ?? '—'),
+      fmtCount(pick((c) => c.connect?.count)),
     ];
   });
 }
@@ -119,7 +124,7 @@ export function componentTables(result: RunResult, meshes: MeshName[], protocols
       if (rows.length === 0) continue;
       tables.push({
         heading: `${protocol} · ${services} service${services === 1 ? '' : 's'} — where it goes, per component (eBPF probes)`,
-        header: ['mesh', 'component', 'dwell p50', 'dwell p99', 'share of e2e p50', 'runq p99', 'CPU', 'CPU per request', 'share of mesh CPU', 'RSS peak', 'connects'],
+        header: ['mesh', 'component', 'dwell p50', 'dwell p99', 'share of e2e p50', 'runq p99', 'CPU', 'CPU per request', 'share of mesh CPU', 'RSS peak', 'new connections'],
         align: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
         rows,
       });

@@ -69,6 +69,7 @@ describe('meshbench run', () => {
     const runDir = join(out, runId!);
     const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as RunResult;
     assert.equal(result.schema, 'meshbench/result@1');
+    const summary = readFileSync(join(runDir, 'summary.md'), 'utf8');
     assert.equal(result.status, 'complete');
     assert.deepEqual(result.cells.map((c) => c.mesh).sort(), ['baseline', 'ebpf', 'ebpf-l4', 'sidecar']);
     assert.equal(readFileSync(join(runDir, 'cells.jsonl'), 'utf8').trim().split('\n').length, 4);
@@ -77,10 +78,27 @@ describe('meshbench run', () => {
       assert.equal(cell.load.non2xx + cell.load.socketErrors, 0, `${cell.id} had errors`);
       assert.ok(cell.load.latencyUs.p50 > 0 && cell.load.latencyUs.p50 <= cell.load.latencyUs.p99);
     }
+    // Per component, from the eBPF probes: a proxy per pod for sidecar, the one node proxy
+    // for ebpf, no proxy for ebpf-l4 and baseline; memory and CPU for every proxy.
+    const roles = (mesh: string): string[] =>
+      Object.values(result.cells.find((c) => c.mesh === mesh)!.components ?? {}).map((c) => c.role).sort();
+    assert.deepEqual(roles('baseline'), ['client-app', 'server-app']);
+    assert.deepEqual(roles('sidecar'), ['client-app', 'client-sidecar', 'server-app', 'server-sidecar']);
+    assert.deepEqual(roles('ebpf'), ['client-app', 'node-proxy', 'server-app']);
+    assert.deepEqual(roles('ebpf-l4'), ['client-app', 'server-app']);
+    for (const cell of result.cells) {
+      assert.deepEqual(cell.probes?.ran.sort(), ['connect', 'cpu', 'dwell', 'memory', 'runq']);
+      assert.ok((cell.probes?.cost?.bpfInvocations ?? 0) > 0, 'the probes state their own cost');
+      for (const [id, c] of Object.entries(cell.components ?? {})) {
+        assert.ok((c.memory?.peakBytes ?? 0) > 1e6, `${cell.id} ${id}: RSS from the memory probe`);
+        assert.ok((c.cpuSeconds ?? 0) > 0, `${cell.id} ${id}: CPU from the cpu probe`);
+        if (c.role !== 'client-app') assert.ok((c.dwell?.count ?? 0) > 0, `${cell.id} ${id}: dwell samples`);
+      }
+    }
+    assert.ok(summary.includes('where it goes, per component'), 'summary.md has the per-component table');
     assert.equal(result.environment.proxy.name, 'haproxy');
     assert.match(result.environment.proxy.version, /^\d+\.\d+/);
     assert.ok(result.analysis.overhead.some((o) => o.mesh === 'sidecar'));
-    const summary = readFileSync(join(runDir, 'summary.md'), 'utf8');
     for (const mesh of ['baseline', 'sidecar', 'ebpf', 'ebpf-l4']) assert.ok(summary.includes(mesh), `summary names ${mesh}`);
     for (const mesh of ['baseline', 'sidecar', 'ebpf-l4']) assert.ok(exit.stderr.includes(mesh), 'the table is printed');
     await assertNothingLeft();
