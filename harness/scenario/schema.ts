@@ -9,8 +9,8 @@ import { PROBE_NAMES, type ProbeName } from '../probes/types.ts';
 import { z } from 'zod';
 import type { InputProblem } from '../errors.ts';
 import {
-  KIND_NODE_COUNTS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS, type ClusterSettings, type KindNodeCount, type LoadSettings,
-  type MeshName, type PlatformName, type Protocol, type Scenario, type Workload,
+  GRPC_METHODS, KIND_NODE_COUNTS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS, type ClusterSettings, type GrpcSettings,
+  type KindNodeCount, type LoadSettings, type MeshName, type PlatformName, type Protocol, type Scenario, type Workload,
 } from './types.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -26,11 +26,19 @@ export const DURATION_MAX_US = 3_600_000_000; // 1 h
 export const WARMUP_MAX_US = 3_600_000_000; // 1 h
 /** Server-side delay ceiling: longer delays run into the load drivers' request timeouts (10 s). */
 export const DELAY_MAX_US = 10_000_000;
+export const MESSAGES_PER_STREAM_MAX = 10_000;
+/** HAProxy's (and most servers') default SETTINGS_MAX_CONCURRENT_STREAMS. */
+export const STREAMS_PER_CONNECTION_MAX = 100;
+export const GRPC_DEFAULT_MESSAGES_PER_STREAM = 10;
 
 const LOAD_MODELS = ['open', 'closed'] as const;
 const DRIVERS = ['autocannon', 'wrk'] as const;
 /** Known but not implemented yet: named as such rather than as unknown. */
-const FUTURE_PROTOCOLS = ['grpc'];
+const FUTURE_PROTOCOLS: string[] = [];
+/** What runs when a scenario names no protocols. */
+const DEFAULT_PROTOCOLS: Protocol[] = ['http1'];
+/** Platforms whose cells can carry gRPC (kind/kubernetes deploy the HTTP workload only). */
+const GRPC_PLATFORMS: readonly PlatformName[] = ['local'];
 
 // ---------------------------------------------------------------------------------------
 // Durations
@@ -283,6 +291,35 @@ const loadSchema = z
     }),
   );
 
+const grpcShape = {
+  method: nameFrom(GRPC_METHODS, 'gRPC method').default('unary'),
+  messagesPerStream: intInRange(1, MESSAGES_PER_STREAM_MAX, ' (replies per streaming call)', 'a number of replies per stream').optional(),
+  streamsPerConnection: intInRange(1, STREAMS_PER_CONNECTION_MAX, ' (calls in flight per HTTP/2 connection)', 'a number of streams').default(1),
+};
+
+const grpcSchema = z
+  .strictObject(grpcShape, { error: mappingError(Object.keys(grpcShape).join(', '), 'a mapping') })
+  .superRefine(
+    (grpc, ctx) => {
+      if (grpc.method === 'unary' && grpc.messagesPerStream !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          input: grpc.messagesPerStream,
+          path: ['messagesPerStream'],
+          message: `only with method: stream (a unary call has one reply), got ${grpc.messagesPerStream} with method unary`,
+        });
+      }
+    },
+    whenFieldsValid('method', 'messagesPerStream'),
+  )
+  .transform(
+    (grpc): GrpcSettings => ({
+      method: grpc.method,
+      messagesPerStream: grpc.method === 'stream' ? (grpc.messagesPerStream ?? GRPC_DEFAULT_MESSAGES_PER_STREAM) : 1,
+      streamsPerConnection: grpc.streamsPerConnection,
+    }),
+  );
+
 const platformSchema = nameFrom(PLATFORMS, 'platform');
 
 // ---- kind / kubernetes keys (top level, only with those platforms) ----
@@ -361,7 +398,7 @@ const scenarioShape = {
     noun: 'protocol',
     choices: `one or more of ${PROTOCOLS.join(', ')}`,
     isValid: (v) => (PROTOCOLS as readonly unknown[]).includes(v),
-  }).default(() => [...PROTOCOLS]),
+  }).default(() => [...DEFAULT_PROTOCOLS]),
   services: uniqueList(intInRange(SERVICES_MIN, SERVICES_MAX, '', 'a number of services'), {
     noun: 'services value',
     choices: `${SERVICES_MIN}–${SERVICES_MAX}, e.g. [1, 10]`,
@@ -369,6 +406,7 @@ const scenarioShape = {
   }),
   workload: workloadSchema.prefault({}),
   load: loadSchema,
+  grpc: grpcSchema.optional(),
   repeats: intInRange(1, REPEATS_MAX, '', 'a number of repeats').default(3),
   probes: uniqueList(nameFrom(PROBE_NAMES, 'probe'), {
     noun: 'probe',
@@ -384,6 +422,7 @@ const KNOWN_KEYS: Record<string, string[]> = {
   '': Object.keys(scenarioShape).filter((key) => !(CLUSTER_KEYS as string[]).includes(key)),
   workload: Object.keys(workloadShape),
   load: Object.keys(loadShape),
+  grpc: Object.keys(grpcShape),
   kind: Object.keys(kindShape),
   versions: Object.keys(versionsShape),
 };
@@ -444,6 +483,23 @@ export const scenarioSchema = z
     },
     whenFieldsValid('platform', 'kind', 'placement'),
   )
+  .superRefine(
+    (s, ctx) => {
+      const grpcAt = s.protocols.indexOf('grpc');
+      if (s.grpc !== undefined && grpcAt < 0) {
+        ctx.addIssue({ code: 'custom', input: s.grpc, path: ['grpc'], message: 'only with grpc in protocols, e.g. protocols: [http1, grpc]' });
+      }
+      if (grpcAt >= 0 && !GRPC_PLATFORMS.includes(s.platform)) {
+        ctx.addIssue({
+          code: 'custom',
+          input: 'grpc',
+          path: ['protocols', grpcAt],
+          message: `"grpc" runs on platform ${GRPC_PLATFORMS.join(', ')} only so far (kind and kubernetes deploy the HTTP workload), got platform ${s.platform}`,
+        });
+      }
+    },
+    whenFieldsValid('platform', 'protocols', 'grpc'),
+  )
   .transform(
     (s): Scenario => ({
       name: s.name,
@@ -453,6 +509,7 @@ export const scenarioSchema = z
       services: s.services,
       workload: s.workload,
       load: s.load,
+      ...(s.protocols.includes('grpc') ? { grpc: s.grpc ?? { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 } } : {}),
       repeats: s.repeats,
       probes: s.probes as ProbeName[],
       ...(s.platform === 'local' ? {} : { cluster: clusterSettings(s) }),

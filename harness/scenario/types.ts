@@ -6,8 +6,20 @@ import type { ProbeName } from '../probes/types.ts';
 export const MESH_NAMES = ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'] as const;
 export type MeshName = (typeof MESH_NAMES)[number];
 
-export const PROTOCOLS = ['http1'] as const;
+export const PROTOCOLS = ['http1', 'grpc'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+
+/** gRPC calls: unary, or server-streaming with a number of replies per call. */
+export const GRPC_METHODS = ['unary', 'stream'] as const;
+export type GrpcMethod = (typeof GRPC_METHODS)[number];
+
+export interface GrpcSettings {
+  method: GrpcMethod;
+  /** Stream: replies per call (the call's latency runs to the last). 1 for unary. */
+  messagesPerStream: number;
+  /** Calls in flight at most on one HTTP/2 connection (closed model: always this many). */
+  streamsPerConnection: number;
+}
 
 export type LoadModel = 'open' | 'closed';
 
@@ -67,6 +79,8 @@ export interface Scenario {
   services: number[];
   workload: Workload;
   load: LoadSettings;
+  /** The gRPC calls of grpc cells; present exactly when protocols include grpc. */
+  grpc?: GrpcSettings;
   repeats: number;
   /** eBPF probes to run in every cell (default all; [] for none). */
   probes: ProbeName[];

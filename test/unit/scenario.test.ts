@@ -188,7 +188,7 @@ describe('problems, all at once, with field paths', () => {
       'name: must be lowercase letters, digits and dashes ([a-z0-9-]+), got "Bad Scenario"',
       'meshes[1]: unknown mesh "linkerd" (expected one of baseline, sidecar, ebpf, ebpf-l4)',
       'meshes[3]: "sidecar" is listed twice (also at index 2)',
-      'protocols[1]: "grpc" is not supported yet (supported: http1)',
+      'protocols[2]: "grpc" is listed twice (also at index 1)',
       'services[0]: must be an integer 1–200, got "ten"',
       'services[1]: must be an integer 1–200, got 0',
       'workload.responseBytes: must be an integer 0–1048576 (bytes, at most 1 MiB), got 2000000',
@@ -215,14 +215,14 @@ describe('problems, all at once, with field paths', () => {
     assert.deepEqual(await problemsOf(join(FIXTURES, 'unknown-keys.yaml')), [
       'workload.responseSize: unknown key "responseSize" (expected one of responseBytes, delay)',
       'load.rps: unknown key "rps" (expected one of model, rate, connections, duration, warmup, driver)',
-      'reapeats: unknown key "reapeats" (did you mean "repeats"? expected one of name, platform, meshes, protocols, services, workload, load, repeats, probes)',
+      'reapeats: unknown key "reapeats" (did you mean "repeats"? expected one of name, platform, meshes, protocols, services, workload, load, grpc, repeats, probes)',
     ]);
   });
 
   test('a key in the wrong mapping says where it belongs', () => {
     assert.deepEqual(problemsOfText('name: x\nservices: [1]\nrate: 5\nload: {rate: 1, duration: 1s, responseBytes: 3}\n'), [
       'load.responseBytes: unknown key "responseBytes" (it belongs under workload; expected one of model, rate, connections, duration, warmup, driver)',
-      'rate: unknown key "rate" (it belongs under load; expected one of name, platform, meshes, protocols, services, workload, load, repeats, probes)',
+      'rate: unknown key "rate" (it belongs under load; expected one of name, platform, meshes, protocols, services, workload, load, grpc, repeats, probes)',
     ]);
   });
 
@@ -257,7 +257,7 @@ describe('problems, all at once, with field paths', () => {
     assert.deepEqual(problemsOfText('meshes: []\nprotocols: http1\nworkload: [1]\n'), [
       'name: missing: a name of lowercase letters, digits and dashes, e.g. "quick"',
       'meshes: must list at least one mesh (one or more of baseline, sidecar, ebpf, ebpf-l4)',
-      'protocols: must be a list of protocols (one or more of http1), got "http1"',
+      'protocols: must be a list of protocols (one or more of http1, grpc), got "http1"',
       'services: missing: a list of integers (1–200, e.g. [1, 10])',
       'workload: must be a mapping (responseBytes, delay), got a list',
       'load: missing: a mapping with at least duration, and rate for the open model',
@@ -303,7 +303,7 @@ describe('problems, all at once, with field paths', () => {
       ': the file is empty; expected a scenario mapping with at least name, services and load',
     ]);
     assert.deepEqual(await problemsOf(join(FIXTURES, 'not-a-mapping.yaml')), [
-      ': the scenario must be a mapping of keys (name, platform, meshes, protocols, services, workload, load, repeats, probes), got a list',
+      ': the scenario must be a mapping of keys (name, platform, meshes, protocols, services, workload, load, grpc, repeats, probes), got a list',
     ]);
     assert.deepEqual(await problemsOf(join(FIXTURES, 'does-not-exist.yaml')), [': cannot read the file: it does not exist']);
     assert.deepEqual(problemsOfText('name: a\nname: b\n'), [': YAML syntax error at 2:1: Map keys must be unique']);
