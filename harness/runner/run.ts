@@ -12,12 +12,13 @@ import { cpuPlacement } from '../platform/local/cluster.ts';
 import { enableBpfStats } from '../probes/cost.ts';
 import { Haproxy } from '../proxy/haproxy.ts';
 import { collectEnvironment, meshbenchVersion } from '../results/environment.ts';
-import { appendCell, createRunDir, STATE_FILE, SUMMARY_FILE, writeFileAtomic, writeResult } from '../results/files.ts';
+import { createRunDir, STATE_FILE, SUMMARY_FILE, writeFileAtomic, writeResult } from '../results/files.ts';
 import { renderSummaryMarkdown } from '../results/summary.ts';
 import { RESULT_SCHEMA, type CellResult, type RunResult } from '../results/types.ts';
 import { planCells } from '../scenario/plan.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
 import { runCell } from './cell.ts';
+import { runCellsInOrder } from './cells.ts';
 
 export interface RunOptions {
   /** Parent directory of run directories (default `runs/`). */
@@ -79,28 +80,13 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
     // The kernel's BPF run-time accounting gives each cell the probes' own CPU cost.
     const restoreBpfStats = this.scenario.probes.length > 0 ? enableBpfStats() : () => {};
     try {
-      for (const cell of cells) {
-        if (this.aborted) break;
-        this.emit('cell:start', cell);
-        try {
-          const cellResult = await runCell(cell, {
-            runId: this.runId,
-            state,
-            proxy,
-            scenario: this.scenario,
-            signal: this.abortController.signal,
-          });
-          result.cells.push(cellResult);
-          appendCell(this.runDir, cellResult);
-          this.emit('cell:done', cellResult);
-        } catch (err) {
-          if (this.aborted) break;
-          result.status = 'failed';
-          result.notes.push(`cell ${cell.id} failed: ${(err as Error).message}`);
-          this.emit('cell:failed', cell, err as Error);
-          break;
-        }
-      }
+      const env = { runId: this.runId, state, proxy, scenario: this.scenario, signal: this.abortController.signal };
+      await runCellsInOrder(cells, (cell) => runCell(cell, env), {
+        runDir: this.runDir,
+        result,
+        events: this,
+        aborted: () => this.aborted,
+      });
     } finally {
       restoreBpfStats();
       if (this.aborted) {

@@ -13,10 +13,11 @@ import { join, resolve } from 'node:path';
 import { computeOverhead } from '../../analysis/overhead.ts';
 import { PROBE_NAMES, type ProbeName } from '../../probes/types.ts';
 import { collectEnvironment, meshbenchVersion } from '../../results/environment.ts';
-import { appendCell, createRunDir, SUMMARY_FILE, writeFileAtomic, writeResult } from '../../results/files.ts';
+import { createRunDir, SUMMARY_FILE, writeFileAtomic, writeResult } from '../../results/files.ts';
 import { renderSummaryMarkdown } from '../../results/summary.ts';
 import { RESULT_SCHEMA, type RunResult } from '../../results/types.ts';
 import type { RunEvents } from '../../runner/run.ts';
+import { runCellsInOrder } from '../../runner/cells.ts';
 import { planCells } from '../../scenario/plan.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { newRunId } from '../local/names.ts';
@@ -108,31 +109,22 @@ export class KubernetesRun extends EventEmitter<RunEvents> {
         clusters.set('existing', plan.existing!);
       }
       this.recordClusters(result, [...clusters.values()]);
-      for (const cell of cells) {
-        if (this.aborted) break;
-        this.emit('cell:start', cell);
-        try {
-          const cellResult = await runKubeCell(cell, {
+      const probes = this.options.probes ?? PROBE_NAMES;
+      await runCellsInOrder(
+        cells,
+        (cell) =>
+          runKubeCell(cell, {
             runId: this.runId,
             scenario,
             cluster: clusters.get(clusterKeyOf(plan.platform, cell.mesh))!,
             image: plan.image,
-            probes: this.options.probes ?? PROBE_NAMES,
+            probes,
             state,
             signal: this.abortController.signal,
             log: (l) => this.log(l),
-          });
-          result.cells.push(cellResult);
-          appendCell(this.runDir, cellResult);
-          this.emit('cell:done', cellResult);
-        } catch (error) {
-          if (this.aborted) break;
-          result.status = 'failed';
-          result.notes.push(`cell ${cell.id} failed: ${(error as Error).message}`);
-          this.emit('cell:failed', cell, error as Error);
-          break;
-        }
-      }
+          }),
+        { runDir: this.runDir, result, events: this, aborted: () => this.aborted },
+      );
     } catch (error) {
       if (!this.aborted) {
         result.status = 'failed';
