@@ -16,6 +16,8 @@ import {
 const backendName = (route: ServiceRoute): string => `svc-${route.name}`;
 
 export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tuning: ProxyTuning): string {
+  // h2c both sides (gRPC): `proto h2` on every bind and server line; the rest is the same work.
+  const proto = config.protocol === 'h2' ? ' proto h2' : '';
   const lines: string[] = [
     'global',
     `  maxconn ${tuning.maxConnections}`,
@@ -36,7 +38,7 @@ export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tu
   ];
   const routes = new Map<string, ServiceRoute>();
   if (config.outbound) {
-    lines.push('frontend outbound', `  bind 0.0.0.0:${config.outbound.port}`);
+    lines.push('frontend outbound', `  bind 0.0.0.0:${config.outbound.port}${proto}`);
     for (const route of config.outbound.routes) {
       routes.set(route.name, route);
       lines.push(`  use_backend ${backendName(route)} if { dst ${route.vip} } { dst_port ${route.port} }`);
@@ -46,11 +48,11 @@ export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tu
   if (config.inbound) {
     lines.push(
       'frontend inbound',
-      `  bind 0.0.0.0:${config.inbound.port}`,
+      `  bind 0.0.0.0:${config.inbound.port}${proto}`,
       '  default_backend local-app',
       '',
       'backend local-app',
-      `  server app 127.0.0.1:${config.inbound.appPort}`,
+      `  server app 127.0.0.1:${config.inbound.appPort}${proto}`,
       '',
     );
   }
@@ -59,7 +61,7 @@ export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tu
       routes.set(route.name, route);
       lines.push(
         `frontend listen-${route.name}`,
-        `  bind ${config.perService.bindIp}:${listenPort}`,
+        `  bind ${config.perService.bindIp}:${listenPort}${proto}`,
         `  default_backend ${backendName(route)}`,
         '',
       );
@@ -67,7 +69,7 @@ export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tu
   }
   for (const route of routes.values()) {
     lines.push(`backend ${backendName(route)}`, '  balance random');
-    route.endpoints.forEach((e, i) => lines.push(`  server ep${i} ${e.ip}:${e.port}`));
+    route.endpoints.forEach((e, i) => lines.push(`  server ep${i} ${e.ip}:${e.port}${proto}`));
     lines.push('');
   }
   return lines.join('\n');

@@ -16,9 +16,17 @@ export interface ServiceRoute {
   endpoints: Endpoint[];
 }
 
+/**
+ * What the proxy speaks on both sides: HTTP/1.1, or HTTP/2 in clear text (h2c, prior
+ * knowledge) from client to proxy and from proxy to upstream, as gRPC needs end to end.
+ */
+export type ProxyProtocol = 'http1' | 'h2';
+
 export interface ProxyConfig {
   /** Identifies the proxy in stats and file names, e.g. `client-1-sidecar`, `node-proxy`. */
   id: string;
+  /** Default 'http1'. */
+  protocol?: ProxyProtocol;
   /**
    * Outbound capture listener (sidecar): connections REDIRECTed here are routed by their
    * original destination (SO_ORIGINAL_DST) to the service's endpoints.

@@ -1,23 +1,22 @@
 // One cell: bring the cluster up, install the mesh, start the apps, drive load from the
 // client pod, collect the figures, tear everything down (also on failure or abort).
-import { fileURLToPath } from 'node:url';
 import { createMesh } from '../mesh/index.ts';
 import type { Component, Mesh, MeshContext, Service } from '../mesh/types.ts';
 import { LocalCluster, processCpuSeconds, type Pod, type ProcessHandle } from '../platform/local/cluster.ts';
 import { serviceVip } from '../platform/local/names.ts';
 import type { StateFile } from '../platform/local/state.ts';
+import { speaking } from '../proxy/protocol.ts';
 import type { Proxy } from '../proxy/types.ts';
 import { startProbes } from '../probes/index.ts';
 import { bpfRunTime, programIdsOf } from '../probes/cost.ts';
 import type { ProbeFigures, ProbeSession } from '../probes/types.ts';
 import type { CellResult, ComponentResult, LoadOutcome, ProbeRunInfo } from '../results/types.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
+import { HTTP1_WORKLOAD, workloadFor, type WorkloadKind } from './protocols.ts';
 
 export const SERVICE_PORT = 80;
 export const APP_PORT = 8080;
 const TSX_LOADER = import.meta.resolve('tsx');
-const SERVER_ENTRY = fileURLToPath(new URL('../workload/httpServer.ts', import.meta.url));
-const DRIVER_ENTRY = fileURLToPath(new URL('../load/driverMain.ts', import.meta.url));
 
 /** Node processes the harness starts in pods run TypeScript through tsx, resolved absolutely. */
 export function tsNodeArgv(entry: string, args: string[]): string[] {
@@ -55,26 +54,23 @@ export interface LiveCell {
   client: Pod;
   servers: Pod[];
   apps: ProcessHandle[];
+  /** The cell's protocol: its server apps, load driver and what the proxies speak. */
+  workload: WorkloadKind;
 }
 
-export async function startServerApp(cluster: LocalCluster, pod: Pod, scenario: Scenario): Promise<ProcessHandle> {
-  const app = cluster.spawn(
-    pod,
-    'server-app',
-    tsNodeArgv(SERVER_ENTRY, [
-      '--host', '0.0.0.0',
-      '--port', String(APP_PORT),
-      '--response-bytes', String(scenario.workload.responseBytes),
-      '--delay-us', String(scenario.workload.delayUs),
-    ]),
-    { cpus: 'pods' },
-  );
+export async function startServerApp(cluster: LocalCluster, pod: Pod, scenario: Scenario, workload: WorkloadKind = HTTP1_WORKLOAD): Promise<ProcessHandle> {
+  const app = cluster.spawn(pod, 'server-app', workload.serverArgv(scenario, APP_PORT), { cpus: 'pods' });
   await app.waitForLine((line) => line.includes('"ready"'), 30_000);
   return app;
 }
 
-/** Brings up a cell's cluster, mesh and apps. The caller must call cluster.down(). */
-export async function bringUp(cell: Pick<Cell, 'mesh' | 'services'>, env: Omit<CellEnvironment, 'signal'>, cluster: LocalCluster): Promise<LiveCell> {
+/** Brings up a cell's cluster, mesh and apps (protocol http1 unless named). The caller must call cluster.down(). */
+export async function bringUp(
+  cell: Pick<Cell, 'mesh' | 'services'> & Partial<Pick<Cell, 'protocol'>>,
+  env: Omit<CellEnvironment, 'signal'>,
+  cluster: LocalCluster,
+): Promise<LiveCell> {
+  const workload = workloadFor(cell.protocol ?? 'http1');
   await cluster.up();
   const [client, ...servers] = await cluster.addPods([
     { name: 'client-1', role: 'client' },
@@ -89,11 +85,11 @@ export async function bringUp(cell: Pick<Cell, 'mesh' | 'services'>, env: Omit<C
     endpoints: [pod],
   }));
   const mesh = createMesh(cell.mesh);
-  const ctx: MeshContext = { cluster, proxy: env.proxy, services };
+  const ctx: MeshContext = { cluster, proxy: speaking(env.proxy, workload.proxyProtocol), services };
   await mesh.install(ctx);
   await mapLimit([client!, ...servers], 8, (pod) => mesh.attach(ctx, pod));
-  const apps = await mapLimit(servers, 8, (pod) => startServerApp(cluster, pod, env.scenario));
-  return { cluster, mesh, services, client: client!, servers, apps };
+  const apps = await mapLimit(servers, 8, (pod) => startServerApp(cluster, pod, env.scenario, workload));
+  return { cluster, mesh, services, client: client!, servers, apps, workload };
 }
 
 export function appComponents(live: LiveCell): Component[] {
@@ -147,7 +143,7 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
     durationMs: scenario.load.durationMs,
     warmupMs: scenario.load.warmupMs,
   };
-  const driver = live.cluster.spawn(live.client, 'load-driver', tsNodeArgv(DRIVER_ENTRY, [JSON.stringify(spec)]), { cpus: 'driver' });
+  const driver = live.cluster.spawn(live.client, 'load-driver', live.workload.driverArgv(spec, scenario), { cpus: 'driver' });
   const components: Component[] = [
     { id: `${live.client.name}/client-app`, role: 'client-app', pod: live.client.name, pid: driver.pid, cgroupV2: live.client.cgroupV2 },
     ...live.mesh.components(),

@@ -1,0 +1,69 @@
+// One object per protocol, chosen once per cell: which server app runs in the server pods,
+// which load driver in the client pod, and what the mesh proxies must speak. The runner
+// asks it and never branches on the protocol itself; a new protocol is one entry here.
+import { fileURLToPath } from 'node:url';
+import type { LoadSpec } from '../load/types.ts';
+import type { GrpcLoadSpec } from '../load/grpcSpec.ts';
+import type { ProxyProtocol } from '../proxy/types.ts';
+import type { GrpcSettings, Protocol, Scenario } from '../scenario/types.ts';
+
+const TSX_LOADER = import.meta.resolve('tsx');
+const entry = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
+
+function nodeArgv(script: string, args: string[]): string[] {
+  return [process.execPath, '--import', TSX_LOADER, script, ...args];
+}
+
+export interface WorkloadKind {
+  readonly protocol: Protocol;
+  /** What every proxy on the path speaks, client side and upstream. */
+  readonly proxyProtocol: ProxyProtocol;
+  /** The server app of a server pod: listens on 0.0.0.0:port, prints a `"ready"` line. */
+  serverArgv(scenario: Scenario, port: number): string[];
+  /**
+   * The load driver of the client pod for `spec`: prints `{"phase":"measure"}` when the
+   * measured window opens, then one LoadOutcome line (or `{"error":…}`).
+   */
+  driverArgv(spec: LoadSpec, scenario: Scenario): string[];
+}
+
+function serverArgs(scenario: Scenario, port: number): string[] {
+  return [
+    '--host', '0.0.0.0',
+    '--port', String(port),
+    '--response-bytes', String(scenario.workload.responseBytes),
+    '--delay-us', String(scenario.workload.delayUs),
+  ];
+}
+
+const HTTP_SERVER = entry('../workload/httpServer.ts');
+const HTTP_DRIVER = entry('../load/driverMain.ts');
+const GRPC_SERVER = entry('../workload/grpcServer.ts');
+const GRPC_DRIVER = entry('../load/grpcDriverMain.ts');
+
+/** What a gRPC cell calls when the scenario names no gRPC settings. */
+export const DEFAULT_GRPC_SETTINGS: GrpcSettings = { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 };
+
+export const HTTP1_WORKLOAD: WorkloadKind = {
+  protocol: 'http1',
+  proxyProtocol: 'http1',
+  serverArgv: (scenario, port) => nodeArgv(HTTP_SERVER, serverArgs(scenario, port)),
+  driverArgv: (spec) => nodeArgv(HTTP_DRIVER, [JSON.stringify(spec)]),
+};
+
+/** gRPC over h2c end to end: grpc-js server, the meshbench gRPC driver, proxies in HTTP/2. */
+export const GRPC_WORKLOAD: WorkloadKind = {
+  protocol: 'grpc',
+  proxyProtocol: 'h2',
+  serverArgv: (scenario, port) => nodeArgv(GRPC_SERVER, serverArgs(scenario, port)),
+  driverArgv: (spec, scenario) => {
+    const grpcSpec: GrpcLoadSpec = { ...spec, grpc: scenario.grpc ?? DEFAULT_GRPC_SETTINGS };
+    return nodeArgv(GRPC_DRIVER, [JSON.stringify(grpcSpec)]);
+  },
+};
+
+const WORKLOADS: Record<Protocol, WorkloadKind> = { http1: HTTP1_WORKLOAD, grpc: GRPC_WORKLOAD };
+
+export function workloadFor(protocol: Protocol): WorkloadKind {
+  return WORKLOADS[protocol];
+}
