@@ -1,7 +1,8 @@
 // How close does the autocannon driver come to wrk's maximum rate? nginx-light on 127.0.0.1
 // pinned to CPU 1 answers 200 with a fixed 1 KiB body; both drivers run closed-model on
-// CPU 0, alternately, after a warm-up; the ratio of the medians is the figure.
-//   npm run bench:driver [-- --rounds 3 --seconds 5 --connections 64]
+// CPU 0, alternately, after a warm-up; the ratio of the medians is the figure. Then the same
+// for the gRPC driver against h2load (bench/grpc.ts).
+//   npm run bench:driver [-- --rounds 3 --seconds 5 --connections 64 --grpc-connections 4 --grpc-streams 16]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDriverProcess } from '../harness/load/process.ts';
 import { runWrkLoad } from '../harness/load/wrk.ts';
+import { benchGrpcDrivers } from './grpc.ts';
 import type { DriverOutcome, LoadSpec } from '../harness/load/types.ts';
 
 const NGINX = '/usr/sbin/nginx';
@@ -24,6 +26,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '64' },
     'warmup-seconds': { type: 'string', default: '1' },
+    'grpc-connections': { type: 'string', default: '4' },
+    'grpc-streams': { type: 'string', default: '16' },
   },
 });
 const rounds = Number(values.rounds);
@@ -252,6 +256,15 @@ async function main(): Promise<number> {
       log(`median driver CPU per request: autocannon ${ca.toFixed(1)} µs, wrk ${cw.toFixed(1)} µs (requests per CPU second, autocannon/wrk: ${(cw / ca).toFixed(2)})`);
     }
     log(`autocannon/wrk max rate: ${(a / w).toFixed(2)} (goal ≥ ${GOAL})`);
+    await benchGrpcDrivers({
+      rounds,
+      durationMs,
+      warmupMs,
+      connections: Number(values['grpc-connections']),
+      streams: Number(values['grpc-streams']),
+      log,
+      signal: abort.signal,
+    });
     return 0;
   } catch (err) {
     if (abort.signal.aborted) return 130;
