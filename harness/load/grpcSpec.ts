@@ -2,8 +2,10 @@
 // each call is. It crosses a process boundary as JSON (grpcDriverMain's argument) and is
 // checked there, every problem at once, with field paths.
 import { InputError, type InputProblem } from '../errors.ts';
-import { MESSAGES_PER_STREAM_MAX, STREAMS_PER_CONNECTION_MAX } from '../scenario/schema.ts';
-import { GRPC_METHODS, type GrpcSettings } from '../scenario/types.ts';
+import {
+  GRPC_MESSAGES_PER_STREAM_MAX as MESSAGES_PER_STREAM_MAX, GRPC_METHODS, GRPC_STREAMS_PER_CONNECTION_MAX as STREAMS_PER_CONNECTION_MAX,
+  type GrpcSettings,
+} from '../scenario/types.ts';
 import { GRPC_STATUS_MAX } from '../workload/grpcMessages.ts';
 import { parseLoadSpec } from './spec.ts';
 import type { LoadSpec } from './types.ts';

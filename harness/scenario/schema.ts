@@ -8,6 +8,7 @@
 import { PROBE_NAMES, type ProbeName } from '../probes/types.ts';
 import { z } from 'zod';
 import type { InputProblem } from '../errors.ts';
+import { GRPC_MESSAGES_PER_STREAM_MAX, GRPC_STREAMS_PER_CONNECTION_MAX } from './types.ts';
 import {
   GRPC_METHODS, KIND_NODE_COUNTS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS, type ClusterSettings, type GrpcSettings,
   type KindNodeCount, type LoadSettings, type MeshName, type PlatformName, type Protocol, type Scenario, type Workload,
@@ -26,9 +27,8 @@ export const DURATION_MAX_US = 3_600_000_000; // 1 h
 export const WARMUP_MAX_US = 3_600_000_000; // 1 h
 /** Server-side delay ceiling: longer delays run into the load drivers' request timeouts (10 s). */
 export const DELAY_MAX_US = 10_000_000;
-export const MESSAGES_PER_STREAM_MAX = 10_000;
-/** HAProxy's (and most servers') default SETTINGS_MAX_CONCURRENT_STREAMS. */
-export const STREAMS_PER_CONNECTION_MAX = 100;
+export const MESSAGES_PER_STREAM_MAX = GRPC_MESSAGES_PER_STREAM_MAX;
+export const STREAMS_PER_CONNECTION_MAX = GRPC_STREAMS_PER_CONNECTION_MAX;
 export const GRPC_DEFAULT_MESSAGES_PER_STREAM = 10;
 
 const LOAD_MODELS = ['open', 'closed'] as const;

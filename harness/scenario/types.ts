@@ -21,6 +21,11 @@ export interface GrpcSettings {
   streamsPerConnection: number;
 }
 
+/** Bounds of the gRPC settings, for the schema and the gRPC driver's own check. */
+export const GRPC_MESSAGES_PER_STREAM_MAX = 10_000;
+/** HAProxy's (and most servers') default SETTINGS_MAX_CONCURRENT_STREAMS. */
+export const GRPC_STREAMS_PER_CONNECTION_MAX = 100;
+
 export type LoadModel = 'open' | 'closed';
 
 /** Where a run happens: network namespaces on this host, kind clusters, or an existing cluster. */
