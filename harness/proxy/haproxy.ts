@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { run } from '../exec.ts';
 import type { LocalCluster, Placement } from '../platform/local/cluster.ts';
 import { LIVE_RUNS_DIR } from '../platform/local/names.ts';
+import { waitForStatsSocket } from './ready.ts';
 import {
   DEFAULT_PROXY_TUNING, type Proxy, type ProxyConfig, type ProxyStats, type ProxyTuning, type RunningProxy,
   type ServiceRoute,
@@ -129,9 +130,7 @@ export class Haproxy implements Proxy {
       cpus: 'pods',
       uid: options.uid,
     });
-    const probe = config.outbound?.port ?? config.inbound?.port ?? config.perService?.listeners[0]?.listenPort;
-    const probeIp = config.perService ? config.perService.bindIp : '0.0.0.0';
-    if (probe !== undefined) await cluster.waitForListen(where, probeIp, probe, 10_000, proc);
+    await waitForStatsSocket(statsSocket, proc, 10_000); // every listener bound (ready.ts)
     return {
       config,
       process: proc,

@@ -6,6 +6,7 @@ import type { LoadSpec } from '../load/types.ts';
 import type { GrpcLoadSpec } from '../load/grpcSpec.ts';
 import type { ProxyProtocol } from '../proxy/types.ts';
 import type { GrpcSettings, Protocol, Scenario } from '../scenario/types.ts';
+import { bundledNodeArgv } from '../workload/serverBundle.ts';
 
 const TSX_LOADER = import.meta.resolve('tsx');
 const entry = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
@@ -47,7 +48,8 @@ export const DEFAULT_GRPC_SETTINGS: GrpcSettings = { method: 'unary', messagesPe
 export const HTTP1_WORKLOAD: WorkloadKind = {
   protocol: 'http1',
   proxyProtocol: 'http1',
-  serverArgv: (scenario, port) => nodeArgv(HTTP_SERVER, serverArgs(scenario, port)),
+  // Bundled once into plain JS (serverBundle.ts): a 100-service cell starts 100 of them.
+  serverArgv: (scenario, port) => bundledNodeArgv(HTTP_SERVER, serverArgs(scenario, port)),
   driverArgv: (spec) => nodeArgv(HTTP_DRIVER, [JSON.stringify(spec)]),
 };
 

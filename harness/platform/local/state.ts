@@ -89,6 +89,26 @@ export class StateFile {
     this.flush();
   }
 
+  /** register() for many resources with one write of the file (100 pods: 400+ resources). */
+  registerMany(resources: readonly Resource[]): void {
+    const keys = new Set(this.state.resources.map(resourceKey));
+    for (const resource of resources) {
+      const key = resourceKey(resource);
+      if (!keys.has(key)) {
+        keys.add(key);
+        this.state.resources.push(resource);
+      }
+    }
+    this.flush();
+  }
+
+  /** release() for many resources with one write of the file. */
+  releaseMany(resources: readonly Resource[]): void {
+    const keys = new Set(resources.map(resourceKey));
+    this.state.resources = this.state.resources.filter((r) => !keys.has(resourceKey(r)));
+    this.flush();
+  }
+
   /** Called once everything is gone: the state file stays as a record, the live pointer goes. */
   close(): void {
     this.flush();
