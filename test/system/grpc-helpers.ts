@@ -1,6 +1,7 @@
 // gRPC pieces of the system tests: calls from inside a pod (in its cgroup, so the eBPF socket
 // LB sees them), the server's counters asked straight at a pod address, and the gRPC
 // driver run in the client pod with any spec.
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../harness/exec.ts';
 import { GRPC_DRIVER_NAME, type GrpcDriverOutcome } from '../../harness/load/grpcDriver.ts';
@@ -68,4 +69,57 @@ export async function grpcDriverInPod(live: LiveCell, spec: GrpcLoadSpec): Promi
   if ('error' in parsed) throw new Error(`gRPC driver failed: ${parsed.error}`);
   if (parsed.driver !== GRPC_DRIVER_NAME) throw new Error(`not the gRPC driver: ${parsed.driver}`);
   return parsed;
+}
+
+export interface GrpcServerProcess {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const GRPC_SERVER = fileURLToPath(new URL('../../harness/workload/grpcServer.ts', import.meta.url));
+
+/** The gRPC workload server as a process on 127.0.0.1 (port 0: a free one), behind `prefix` (taskset). */
+export function startGrpcServerProcess(delayUs: number, prefix: readonly string[] = []): Promise<GrpcServerProcess> {
+  const argv = [...prefix, process.execPath, '--import', TSX, GRPC_SERVER, '--host', '127.0.0.1', '--port', '0', '--delay-us', String(delayUs)];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const kill = (signal: NodeJS.Signals): void => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, signal);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      kill('SIGKILL');
+      reject(new Error(`gRPC server: no ready line in 20 s: ${stderr}`));
+    }, 20_000);
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.includes('"ready"'));
+      if (!line) return;
+      clearTimeout(timer);
+      resolve({
+        pid: child.pid!,
+        port: (JSON.parse(line) as { port: number }).port,
+        async stop() {
+          kill('SIGTERM');
+          const t = setTimeout(() => kill('SIGKILL'), 3_000);
+          await exited;
+          clearTimeout(t);
+        },
+      });
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`gRPC server exited before it was ready: ${stderr}`));
+    });
+  });
+}
+
+/** A gRPC server's counters, asked over 127.0.0.1 (no netns). */
+export async function grpcLocalStats(port: number, reset = false): Promise<GrpcWorkloadStats> {
+  const r = await run(process.execPath, ['--import', TSX, POD_CLIENT, 'stats', `127.0.0.1:${port}`, ...(reset ? ['--reset'] : [])], { timeoutMs: 20_000 });
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as GrpcWorkloadStats;
 }
