@@ -57,7 +57,9 @@ export const HTTP1_WORKLOAD: WorkloadKind = {
 export const GRPC_WORKLOAD: WorkloadKind = {
   protocol: 'grpc',
   proxyProtocol: 'h2',
-  serverArgv: (scenario, port) => nodeArgv(GRPC_SERVER, serverArgs(scenario, port)),
+  // Bundled too (serverBundle.ts): grpc-js included, 0.2 s CPU and 59 MB RSS per start
+  // instead of 0.7 s and 95 MB through tsx.
+  serverArgv: (scenario, port) => bundledNodeArgv(GRPC_SERVER, serverArgs(scenario, port)),
   driverArgv: (spec, scenario) => {
     const grpcSpec: GrpcLoadSpec = { ...spec, grpc: scenario.grpc ?? DEFAULT_GRPC_SETTINGS };
     return nodeArgv(GRPC_DRIVER, [JSON.stringify(grpcSpec)]);

@@ -44,7 +44,14 @@ export function bundledScript(entry: string): string {
     logLevel: 'silent',
     // In the bundle `import.meta.url` is the bundle's own URL, so an entry's main-module
     // check (import.meta.url === pathToFileURL(process.argv[1])) still runs its main().
-    banner: { js: `// bundled from ${entry} by meshbench (harness/workload/serverBundle.ts); do not edit` },
+    // CommonJS dependencies (grpc-js for the gRPC server) require Node's built-ins: an ESM
+    // bundle has no `require`, so the banner makes one (esbuild's shim uses it when present).
+    banner: {
+      js:
+        `// bundled from ${entry} by meshbench (harness/workload/serverBundle.ts); do not edit\n` +
+        "import { createRequire as __meshbenchCreateRequire } from 'node:module';\n" +
+        'const require = __meshbenchCreateRequire(import.meta.url);',
+    },
   });
   const code = out.outputFiles[0]!.contents;
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);

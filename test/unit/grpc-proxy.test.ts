@@ -78,8 +78,8 @@ describe('workload kinds', () => {
     assert.equal(HTTP1_WORKLOAD.proxyProtocol, 'http1');
     assert.equal(GRPC_WORKLOAD.proxyProtocol, 'h2');
     const server = GRPC_WORKLOAD.serverArgv(scenario, 8080);
-    assert.match(server.join(' '), /grpcServer\.ts --host 0\.0\.0\.0 --port 8080 --response-bytes 512 --delay-us 2000$/);
-    // The HTTP server runs bundled (workload/serverBundle.ts): httpServer-<hash>.mjs.
+    // Both servers run bundled (workload/serverBundle.ts): grpcServer-<hash>.mjs, httpServer-<hash>.mjs.
+    assert.match(server.join(' '), /grpcServer-[0-9a-f]+\.mjs --host 0\.0\.0\.0 --port 8080 --response-bytes 512 --delay-us 2000$/);
     assert.match(HTTP1_WORKLOAD.serverArgv(scenario, 8080).join(' '), /httpServer-[0-9a-f]+\.mjs --host 0\.0\.0\.0 --port 8080 /);
   });
 
