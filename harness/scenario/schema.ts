@@ -485,10 +485,15 @@ export const scenarioSchema = z
   )
   .superRefine(
     (s, ctx) => {
-      const grpcAt = s.protocols.indexOf('grpc');
-      if (s.grpc !== undefined && grpcAt < 0) {
+      if (s.grpc !== undefined && !s.protocols.includes('grpc')) {
         ctx.addIssue({ code: 'custom', input: s.grpc, path: ['grpc'], message: 'only with grpc in protocols, e.g. protocols: [http1, grpc]' });
       }
+    },
+    whenFieldsValid('protocols', 'grpc'),
+  )
+  .superRefine(
+    (s, ctx) => {
+      const grpcAt = s.protocols.indexOf('grpc');
       if (grpcAt >= 0 && !GRPC_PLATFORMS.includes(s.platform)) {
         ctx.addIssue({
           code: 'custom',
@@ -498,7 +503,7 @@ export const scenarioSchema = z
         });
       }
     },
-    whenFieldsValid('platform', 'protocols', 'grpc'),
+    whenFieldsValid('platform', 'protocols'),
   )
   .transform(
     (s): Scenario => ({

@@ -79,6 +79,11 @@ describe('gRPC in scenarios', () => {
     assert.deepEqual(problemsOfText(`${BASE}platform: kind\nprotocols: [http1, grpc]\n`), [
       'protocols[1]: "grpc" runs on platform local only so far (kind and kubernetes deploy the HTTP workload), got platform kind',
     ]);
+    // Both rules speak even when the other field is wrong too.
+    assert.deepEqual(problemsOfText(`${BASE}platform: kind\nprotocols: [grpc]\ngrpc: {method: unary, messagesPerStream: 3}\n`), [
+      'protocols[0]: "grpc" runs on platform local only so far (kind and kubernetes deploy the HTTP workload), got platform kind',
+      'grpc.messagesPerStream: only with method: stream (a unary call has one reply), got 3 with method unary',
+    ]);
   });
 
   test('a misplaced gRPC key says where it belongs', () => {
