@@ -25,7 +25,10 @@ import {
   type AutocannonClientOptions,
 } from './autocannonClient.ts';
 import { createLatencyHistogram, encodeHistogram, recordLatencyUs, summarizeLatencyUs } from './histogram.ts';
-import { intendedSendMs, nextPollDelayMs, planOpenSchedule, type OpenSchedule } from './schedule.ts';
+import {
+  connectionTargets, intendedSendMs, nextPollDelayMs, planOpenSchedule, targetOfRequest, weightedCycle, type OpenSchedule,
+  type TargetCycle,
+} from './schedule.ts';
 import { DEFAULT_TIMEOUT_MS } from './spec.ts';
 import type { DriverOutcome, LoadSpec } from './types.ts';
 
@@ -96,8 +99,11 @@ class AutocannonRun {
 
   // open model
   private schedule: OpenSchedule | undefined;
+  /** Weighted spread: which target each request index goes to; absent: index mod T. */
+  private readonly cycle: TargetCycle | undefined;
   private free: Connection[][] = [];
-  private nextUnsent: number[] = [];
+  /** Per target: indices due but not yet sent (oldest first, from `head`). */
+  private backlog: Array<{ indices: number[]; head: number }> = [];
   private nextDue = 0;
   private sentIndices = 0;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -110,6 +116,7 @@ class AutocannonRun {
     this.timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.graceMs = Math.min(this.timeoutMs, MAX_GRACE_MS);
     this.targetCount = spec.targets.length;
+    this.cycle = spec.weights ? weightedCycle(spec.weights) : undefined;
   }
 
   async execute(signal?: AbortSignal, onMeasureStart?: () => void): Promise<DriverOutcome> {
@@ -126,10 +133,12 @@ class AutocannonRun {
     try {
       if (open) {
         this.free = this.spec.targets.map(() => []);
-        this.nextUnsent = this.spec.targets.map((_, k) => k);
+        this.backlog = this.spec.targets.map(() => ({ indices: [], head: 0 }));
       }
       const createdMs = performance.now();
-      for (let j = 0; j < this.spec.connections; j++) this.connections.push(this.openConnection(j % this.targetCount));
+      for (const target of connectionTargets(this.spec.connections, this.targetCount, this.spec.weights)) {
+        this.connections.push(this.openConnection(target));
+      }
       let startMs = createdMs;
       if (open) {
         await this.waitForConnections();
@@ -295,12 +304,15 @@ class AutocannonRun {
 
   /** A connection is free: it takes its target's oldest due request, or waits in the free list. */
   private release(conn: Connection): void {
-    const k = conn.target;
-    if (!this.stopping && this.nextUnsent[k] < this.nextDue) {
-      this.send(conn, this.nextUnsent[k]);
-      this.nextUnsent[k] += this.targetCount;
+    const queue = this.backlog[conn.target]!;
+    if (!this.stopping && queue.head < queue.indices.length) {
+      this.send(conn, queue.indices[queue.head++]!);
+      if (queue.head === queue.indices.length) {
+        queue.indices.length = 0;
+        queue.head = 0;
+      }
     } else {
-      this.free[k].push(conn);
+      this.free[conn.target].push(conn);
     }
   }
 
@@ -321,19 +333,20 @@ class AutocannonRun {
     if (this.stopping) return;
     const schedule = this.schedule!;
     const nowMs = performance.now();
-    const T = this.targetCount;
     while (this.nextDue < schedule.total) {
       const intended = intendedSendMs(schedule, this.nextDue);
       if (intended > nowMs) break;
       const index = this.nextDue++;
-      const k = index % T;
+      const k = targetOfRequest(index, this.targetCount, this.cycle);
       const free = this.free[k];
+      const queue = this.backlog[k]!;
       // Invariant: a target with a backlog has no free connection, so a due request either
       // goes out now (it is then the target's oldest unsent) or joins the backlog.
-      if (free.length > 0 && this.nextUnsent[k] === index) {
-        this.nextUnsent[k] += T;
+      if (free.length > 0 && queue.head === queue.indices.length) {
         if (index >= schedule.firstMeasured) recordLatencyUs(this.schedulerLateness, (performance.now() - intended) * 1000);
         this.send(free.shift()!, index);
+      } else {
+        queue.indices.push(index);
       }
     }
     const backlog = this.nextDue - this.sentIndices;

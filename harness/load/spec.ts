@@ -39,10 +39,21 @@ export function parseLoadSpec(input: unknown, source = 'load spec'): LoadSpec {
   if (o.model === 'open' && !(typeof o.rate === 'number' && o.rate > 0 && Number.isFinite(o.rate))) {
     problems.push({ path: 'rate', message: `open model needs a positive rate (requests/s), got ${JSON.stringify(o.rate)}` });
   }
+  let weighted = targets.length;
+  if (o.weights !== undefined) {
+    const w = o.weights;
+    if (!Array.isArray(w) || w.length !== targets.length || w.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
+      problems.push({ path: 'weights', message: `must be one number ≥ 0 per target (${targets.length}), got ${JSON.stringify(w).slice(0, 80)}` });
+    } else if (!w.some((x) => (x as number) > 0)) {
+      problems.push({ path: 'weights', message: 'at least one weight must be positive' });
+    } else {
+      weighted = w.filter((x) => (x as number) > 0).length;
+    }
+  }
   if (!isPositiveInteger(o.connections)) {
     problems.push({ path: 'connections', message: `must be a positive integer, got ${JSON.stringify(o.connections)}` });
-  } else if (targets.length > 0 && o.connections < targets.length) {
-    problems.push({ path: 'connections', message: `must be at least one per target (${targets.length}), got ${o.connections}` });
+  } else if (targets.length > 0 && o.connections < weighted) {
+    problems.push({ path: 'connections', message: `must be at least one per target (${weighted}), got ${o.connections}` });
   }
   if (!isPositiveInteger(o.durationMs)) {
     problems.push({ path: 'durationMs', message: `must be a positive integer, got ${JSON.stringify(o.durationMs)}` });
@@ -62,6 +73,7 @@ export function parseLoadSpec(input: unknown, source = 'load spec'): LoadSpec {
     warmupMs: o.warmupMs as number,
   };
   if (o.model === 'open') spec.rate = o.rate as number;
+  if (o.weights !== undefined) spec.weights = [...(o.weights as number[])];
   if (o.timeoutMs !== undefined) spec.timeoutMs = o.timeoutMs as number;
   return spec;
 }

@@ -12,13 +12,20 @@ export interface LoadTarget {
 }
 
 export interface LoadSpec {
-  /** One per service; connection j goes to targets[j % targets.length]. */
+  /** One per service; connection j goes to targets[j % targets.length] unless weighted. */
   targets: LoadTarget[];
   model: LoadModel;
   /** Total requests/s over all targets (open model only; required there). */
   rate?: number;
-  /** Total connections over all targets (at least one per target). */
+  /** Total connections over all targets (at least one per target that gets traffic). */
   connections: number;
+  /**
+   * Share of the traffic per target (one weight ≥ 0 per target; they need not sum to 1).
+   * Absent: every target alike, round robin. Open model: the intended sends are assigned
+   * by weight (schedule.ts weightedCycle); closed model, and the open model's connections:
+   * connections by weight, at least one per target of positive weight, none for weight 0.
+   */
+  weights?: number[];
   /** Measured window. */
   durationMs: number;
   /** Window before the measured one; nothing in it counts in any figure. */

@@ -114,11 +114,12 @@ export async function runWrkLoad(spec: LoadSpec, options: DriverRunOptions = {})
   try {
     const scriptPath = path.join(dir, 'done.lua');
     await writeFile(scriptPath, WRK_DONE_SCRIPT);
-    const perTarget = connectionsPerTarget(spec.connections, spec.targets.length);
+    const perTarget = connectionsPerTarget(spec.connections, spec.targets.length, spec.weights);
+    // A target of weight 0 gets no connection, hence no wrk.
     const runAll = (seconds: number): Promise<WrkSummary[]> =>
       Promise.all(
-        spec.targets.map((target, k) =>
-          runWrkOnce({ target, connections: perTarget[k], seconds, timeoutMs, scriptPath, options }),
+        spec.targets.flatMap((target, k) =>
+          perTarget[k]! > 0 ? [runWrkOnce({ target, connections: perTarget[k]!, seconds, timeoutMs, scriptPath, options })] : [],
         ),
       );
     const warmup = spec.warmupMs > 0 ? await runAll(Math.max(1, Math.ceil(spec.warmupMs / 1000))) : [];

@@ -50,10 +50,10 @@ export function cellSetupAllowanceMs(services: number): number {
   return CELL_SETUP_BASE_MS + CELL_SETUP_PER_SERVICE_MS * services;
 }
 
-/** Expected wall-clock time of the whole run: Σ over cells of (set-up + warm-up + duration). */
+/** Expected wall-clock time of the whole run: Σ over cells of (set-up + idle + warm-up + duration). */
 export function estimateDurationMs(s: Scenario): number {
   return planCells(s).reduce(
-    (total, cell) => total + cellSetupAllowanceMs(cell.services) + s.load.warmupMs + s.load.durationMs,
+    (total, cell) => total + cellSetupAllowanceMs(cell.services) + (s.idleMs ?? 0) + s.load.warmupMs + s.load.durationMs,
     0,
   );
 }

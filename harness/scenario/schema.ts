@@ -10,7 +10,8 @@ import { z } from 'zod';
 import type { InputProblem } from '../errors.ts';
 import { GRPC_MESSAGES_PER_STREAM_MAX, GRPC_STREAMS_PER_CONNECTION_MAX } from './types.ts';
 import {
-  GRPC_METHODS, KIND_NODE_COUNTS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS, type ClusterSettings, type GrpcSettings,
+  DEFAULT_HOT_SHARE, GRPC_METHODS, KIND_NODE_COUNTS, LOAD_SPREADS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS,
+  type ClusterSettings, type GrpcSettings,
   type KindNodeCount, type LoadSettings, type MeshName, type PlatformName, type Protocol, type Scenario, type Workload,
 } from './types.ts';
 
@@ -27,6 +28,8 @@ export const DURATION_MAX_US = 3_600_000_000; // 1 h
 export const WARMUP_MAX_US = 3_600_000_000; // 1 h
 /** Server-side delay ceiling: longer delays run into the load drivers' request timeouts (10 s). */
 export const DELAY_MAX_US = 10_000_000;
+/** Longest idle window per cell. */
+export const IDLE_MAX_US = 600_000_000; // 10 m
 export const MESSAGES_PER_STREAM_MAX = GRPC_MESSAGES_PER_STREAM_MAX;
 export const STREAMS_PER_CONNECTION_MAX = GRPC_STREAMS_PER_CONNECTION_MAX;
 export const GRPC_DEFAULT_MESSAGES_PER_STREAM = 10;
@@ -239,6 +242,12 @@ const loadShape = {
   duration: durationField({ min: DURATION_MIN_US, max: DURATION_MAX_US, missing: 'a measured duration such as "20s" (1s–60m)' }),
   warmup: durationField({ min: 0, max: WARMUP_MAX_US, missing: 'a duration such as "2s"' }).prefault('2s'),
   driver: nameFrom(DRIVERS, 'load driver').default('autocannon'),
+  spread: nameFrom(LOAD_SPREADS, 'load spread').default('even'),
+  hotShare: z
+    .number({ error: leafError('must be a share of the traffic in (0, 1], e.g. 0.9', '') })
+    .gt(0, { error: leafError('must be a share of the traffic in (0, 1], e.g. 0.9', '') })
+    .lte(1, { error: leafError('must be a share of the traffic in (0, 1], e.g. 0.9', '') })
+    .optional(),
 };
 
 const loadSchema = z
@@ -280,6 +289,19 @@ const loadSchema = z
     },
     whenFieldsValid('model', 'driver'),
   )
+  .superRefine(
+    (load, ctx) => {
+      if (load.hotShare !== undefined && load.spread !== 'hot') {
+        ctx.addIssue({
+          code: 'custom',
+          input: load.hotShare,
+          path: ['hotShare'],
+          message: `only with spread: hot (the share of the hot service), got ${load.hotShare} with spread ${load.spread ?? 'even'}`,
+        });
+      }
+    },
+    whenFieldsValid('spread', 'hotShare'),
+  )
   .transform(
     (load): LoadSettings => ({
       model: load.model,
@@ -288,6 +310,7 @@ const loadSchema = z
       durationMs: load.duration / 1000,
       warmupMs: load.warmup / 1000,
       driver: load.driver,
+      ...(load.spread === 'hot' ? { spread: 'hot' as const, hotShare: load.hotShare ?? DEFAULT_HOT_SHARE } : {}),
     }),
   );
 
@@ -408,6 +431,7 @@ const scenarioShape = {
   load: loadSchema,
   grpc: grpcSchema.optional(),
   repeats: intInRange(1, REPEATS_MAX, '', 'a number of repeats').default(3),
+  idle: durationField({ min: 0, max: IDLE_MAX_US, missing: 'a duration such as "10s"' }).optional(),
   probes: uniqueList(nameFrom(PROBE_NAMES, 'probe'), {
     noun: 'probe',
     choices: `any of ${PROBE_NAMES.join(', ')}; [] for none`,
@@ -505,6 +529,24 @@ export const scenarioSchema = z
     },
     whenFieldsValid('platform', 'protocols'),
   )
+  .superRefine(
+    (s, ctx) => {
+      // Every service that gets traffic needs a connection of its own (all of them, unless
+      // spread hot gives the hot one everything).
+      const load = s.load as LoadSettings;
+      const largest = Math.max(...s.services);
+      const needed = load.spread === 'hot' && load.hotShare === 1 ? 1 : largest;
+      if (load.connections < needed) {
+        ctx.addIssue({
+          code: 'custom',
+          input: load.connections,
+          path: ['load', 'connections'],
+          message: `must be at least one per service that gets traffic (${needed}, from services ${largest}), got ${load.connections}`,
+        });
+      }
+    },
+    whenFieldsValid('services', 'load'),
+  )
   .transform(
     (s): Scenario => ({
       name: s.name,
@@ -517,6 +559,7 @@ export const scenarioSchema = z
       ...(s.protocols.includes('grpc') ? { grpc: s.grpc ?? { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 } } : {}),
       repeats: s.repeats,
       probes: s.probes as ProbeName[],
+      ...(s.idle ? { idleMs: s.idle / 1000 } : {}),
       ...(s.platform === 'local' ? {} : { cluster: clusterSettings(s) }),
     }),
   );

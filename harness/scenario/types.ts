@@ -28,6 +28,16 @@ export const GRPC_STREAMS_PER_CONNECTION_MAX = 100;
 
 export type LoadModel = 'open' | 'closed';
 
+/**
+ * How the load is spread over the services: `even` (the same share each) or `hot` (one
+ * service takes `hotShare` of it, the others share the rest: a node where one service is
+ * busy while the others idle).
+ */
+export const LOAD_SPREADS = ['even', 'hot'] as const;
+export type LoadSpread = (typeof LOAD_SPREADS)[number];
+/** Share of the traffic the hot service gets when the scenario names none. */
+export const DEFAULT_HOT_SHARE = 0.9;
+
 /** Where a run happens: network namespaces on this host, kind clusters, or an existing cluster. */
 export const PLATFORMS = ['local', 'kind', 'kubernetes'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
@@ -73,6 +83,10 @@ export interface LoadSettings {
   warmupMs: number;
   /** Load driver for HTTP/1.1 cells. */
   driver: 'autocannon' | 'wrk';
+  /** Absent: even. Present (with hotShare) only for `hot`. */
+  spread?: LoadSpread;
+  /** spread hot: the share of requests (open model) or connections (closed) service 1 gets, in (0, 1]. */
+  hotShare?: number;
 }
 
 export interface Scenario {
@@ -89,6 +103,11 @@ export interface Scenario {
   repeats: number;
   /** eBPF probes to run in every cell (default all; [] for none). */
   probes: ProbeName[];
+  /**
+   * Idle window of every cell, ms: after bring-up and before any load, what each data path
+   * costs while nothing happens (memory, CPU, wake-ups). Absent: no idle window.
+   */
+  idleMs?: number;
   /** Present exactly when platform is kind or kubernetes. */
   cluster?: ClusterSettings;
 }

@@ -134,7 +134,7 @@ describe('refused, with field paths', () => {
       `contex: unknown key "contex" (did you mean "context"? expected one of ${clusterKeys})`,
     ]);
     assert.deepEqual(problemsOf('name: x\nservices: [1]\nplatform: kind\nload: {rate: 1, duration: 1s, placement: cross-node}\n'), [
-      'load.placement: unknown key "placement" (it belongs at the top level; expected one of model, rate, connections, duration, warmup, driver)',
+      'load.placement: unknown key "placement" (it belongs at the top level; expected one of model, rate, connections, duration, warmup, driver, spread, hotShare)',
     ]);
   });
 

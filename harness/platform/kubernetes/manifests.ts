@@ -13,6 +13,7 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { LoadSettings, Workload } from '../../scenario/types.ts';
+import { spreadWeights } from '../../load/spread.ts';
 import type { KubeMesh, MeshManifestContext } from './meshes/types.ts';
 import {
   CELL_LABEL, LOAD_JOB_NAME, PROBES_NAME, ROLE_LABEL, isLabelValue, runLabels, serviceName,
@@ -52,6 +53,8 @@ export interface LoadSpec {
   connections: number;
   durationMs: number;
   warmupMs: number;
+  /** load.spread hot: share per target (harness/load/spread.ts). */
+  weights?: number[];
 }
 
 export interface CellManifestInput {
@@ -263,6 +266,8 @@ export function loadSpec(load: LoadSettings, clusterIps: readonly string[]): Loa
     warmupMs: load.warmupMs,
   };
   if (load.rate !== undefined) spec.rate = load.rate;
+  const weights = spreadWeights(load, clusterIps.length);
+  if (weights) spec.weights = weights;
   return spec;
 }
 
