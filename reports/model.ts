@@ -9,6 +9,7 @@ import { medianOf, spreadOf } from '../harness/analysis/stats.ts';
 import { formatRps, formatUs } from '../harness/results/summary.ts';
 import type { CellResult, RunResult } from '../harness/results/types.ts';
 import { planCells } from '../harness/scenario/plan.ts';
+import { scalingCharts } from './scaling.ts';
 import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../harness/scenario/types.ts';
 import {
   latencyCurveSpec,
@@ -418,6 +419,8 @@ export function buildReportModel(result: RunResult): ReportModel {
       spec: usageSpec('Memory per component', 'peak RSS, MB (eBPF memory probe)', 'peak RSS (MB)', 'mean RSS (MB)', memoryRows),
     });
   }
+
+  charts.push(...scalingCharts(result));
 
   const notes = [...result.notes];
   if (missingCells.length > 0) notes.push(`Not measured (${missingCells.length} of ${planned.length} planned cells): ${missingCells.join(', ')}.`);

@@ -7,6 +7,7 @@ import { medianOf } from '../harness/analysis/stats.ts';
 import { formatRps, formatUs } from '../harness/results/summary.ts';
 import type { CellResult, RunResult } from '../harness/results/types.ts';
 import { chartSlot, escapeHtml, htmlTable, page } from './html.ts';
+import { hasScalingSection, scalingSection } from './scaling.ts';
 import { buildReportModel, changeText, MESH_DESCRIPTIONS, meshesIn, pText, type CellGroup, type ReportModel } from './model.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -15,9 +16,10 @@ export const REPORT_FILE = 'report.html';
 export function renderReport(result: RunResult, model: ReportModel = buildReportModel(result)): string {
   const body = [
     header(result, model),
-    toc(model),
+    toc(model, result),
     ...model.groups.map((group) => groupSection(group, model)),
     throughputAndUsage(model),
+    scalingSection(result, model.charts),
     cellsSection(result),
     environmentSection(result),
     probesSection(model),
@@ -46,10 +48,11 @@ function header(result: RunResult, model: ReportModel): string {
   ].join('\n');
 }
 
-function toc(model: ReportModel): string {
+function toc(model: ReportModel, result: RunResult): string {
   const links = [
     ...model.groups.map((g) => [`group-${g.key}`, g.label]),
     ['throughput-usage', 'throughput, CPU, memory'],
+    ...(hasScalingSection(result) ? [['scaling', 'cost as the node fills']] : []),
     ['cells', 'all cells'],
     ['environment', 'environment'],
     ['probes', 'probes'],

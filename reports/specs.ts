@@ -13,7 +13,7 @@ const MESH_COLORS: Record<string, string> = {
   ebpf: '#2e86ab',
   'ebpf-l4': '#66a182',
 };
-const meshScale = { domain: [...MESH_NAMES], range: MESH_NAMES.map((m) => MESH_COLORS[m]!) };
+export const meshScale = { domain: [...MESH_NAMES], range: MESH_NAMES.map((m) => MESH_COLORS[m]!) };
 
 /** Component roles, in the order a request meets them. */
 export const ROLE_ORDER = ['client-sidecar', 'node-proxy', 'server-sidecar', 'server-app'];
@@ -36,6 +36,8 @@ const CONFIG = {
   legend: { labelFontSize: 11, titleFontSize: 12 },
   title: { fontSize: 14, anchor: 'start' as const, subtitleColor: '#555' },
 };
+/** The look every chart shares (reports/scaling.ts draws with it too). */
+export const CHART_CONFIG = CONFIG;
 
 // ---------------------------------------------------------------------------------------
 // Latency percentiles

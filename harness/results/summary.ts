@@ -15,6 +15,7 @@ import { computeOverhead } from '../analysis/overhead.ts';
 import { planCells } from '../scenario/plan.ts';
 import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../scenario/types.ts';
 import { componentTables, probeCostNote } from './components.ts';
+import { scalingNotes, scalingTables } from './scalingTables.ts';
 import type { CellResult, MeshOverhead, RunResult } from './types.ts';
 
 type Align = 'left' | 'right';
@@ -125,6 +126,7 @@ function buildModel(result: RunResult): SummaryModel {
     }
   }
   tables.push(...componentTables(result, meshes, protocols, servicesValues));
+  tables.push(...scalingTables(result));
 
   return {
     title: `meshbench — ${scenario.name}`,
@@ -191,6 +193,7 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
   const notes: string[] = [...result.notes];
   const probeCost = probeCostNote(result);
   if (probeCost) notes.push(probeCost);
+  notes.push(...scalingNotes(result));
   const measured = new Set(result.cells.map((cell) => cell.id));
   const missing = plannedIds.filter((id) => !measured.has(id));
   if (missing.length > 0) {

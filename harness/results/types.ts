@@ -3,6 +3,7 @@ import type { Cell, Scenario, MeshName, Protocol } from '../scenario/types.ts';
 import type { ComponentRole } from '../mesh/types.ts';
 import type { ComponentProbeFigures, ProbeName } from '../probes/types.ts';
 import type { MeshComparison } from '../analysis/compare.ts';
+import type { ScalingFit } from '../analysis/scaling.ts';
 
 export const RESULT_SCHEMA = 'meshbench/result@1';
 
@@ -51,7 +52,31 @@ export interface CellResult extends Cell {
   components?: Record<string, ComponentResult>;
   /** Which probes ran in this cell, why any did not, and what they cost. */
   probes?: ProbeRunInfo;
+  /** The idle window before the load (scenario `idle`): what the data path costs doing nothing. */
+  idle?: IdleResult;
   notes: string[];
+}
+
+/** One component over a cell's idle window (harness/runner/idle.ts). */
+export interface IdleComponentResult {
+  role: ComponentRole;
+  pod: string;
+  pids: number[];
+  /** On-CPU seconds over the window: the eBPF cpu probe where it ran, else /proc schedstat. */
+  cpuSeconds?: number;
+  /** Times its threads went to sleep and were woken again: voluntary context switches (/proc). */
+  wakeups?: number;
+  /** RSS: the eBPF memory probe over the window, else one /proc VmRSS reading at its end (samples 1). */
+  memory?: { peakBytes: number; meanBytes: number; samples: number };
+}
+
+export interface IdleResult {
+  /** Length of the idle window. */
+  durationMs: number;
+  cpuSource: 'probes' | 'proc';
+  memorySource: 'probes' | 'proc';
+  /** The data path's and the apps' processes; the load driver has not started yet. */
+  components: Record<string, IdleComponentResult>;
 }
 
 export interface ComponentResult extends ComponentProbeFigures {
@@ -109,6 +134,8 @@ export interface RunResult {
     overhead: MeshOverhead[];
     /** Per mesh vs baseline, every figure with its 95 % bootstrap CI and permutation p (NaN → null). */
     comparisons?: MeshComparison[];
+    /** Per mesh: memory, CPU and latency against the services on the node, as lines (NaN → null). */
+    scaling?: ScalingFit[];
   };
   notes: string[];
 }

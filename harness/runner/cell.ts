@@ -10,6 +10,8 @@ import type { Proxy } from '../proxy/types.ts';
 import { startProbes } from '../probes/index.ts';
 import { bpfRunTime, programIdsOf } from '../probes/cost.ts';
 import type { ProbeFigures, ProbeSession } from '../probes/types.ts';
+import { spreadWeights } from '../load/spread.ts';
+import { measureIdle } from './idle.ts';
 import type { CellResult, ComponentResult, LoadOutcome, ProbeRunInfo } from '../results/types.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
 import { HTTP1_WORKLOAD, workloadFor, type WorkloadKind } from './protocols.ts';
@@ -23,17 +25,27 @@ export function tsNodeArgv(entry: string, args: string[]): string[] {
   return [process.execPath, '--import', TSX_LOADER, entry, ...args];
 }
 
-/** Runs fn over items with at most `limit` at once (proxies and apps start in parallel, bounded). */
+/**
+ * Runs fn over items with at most `limit` at once (proxies and apps start in parallel,
+ * bounded). After a failure no new item starts, and it rejects only once the items in
+ * flight have settled, so a teardown that follows never races a process still starting.
+ */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++;
-      results[i] = await fn(items[i]!);
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   });
   await Promise.all(workers);
+  if (failure) throw failure.error;
   return results;
 }
 
@@ -69,7 +81,13 @@ export async function bringUp(
   cell: Pick<Cell, 'mesh' | 'services'> & Partial<Pick<Cell, 'protocol'>>,
   env: Omit<CellEnvironment, 'signal'>,
   cluster: LocalCluster,
+  signal?: AbortSignal,
 ): Promise<LiveCell> {
+  // A 100-pod bring-up takes a while: an abort (SIGINT) stops it between pods.
+  const unlessAborted = <T,>(fn: (pod: Pod) => Promise<T>) => (pod: Pod): Promise<T> => {
+    if (signal?.aborted) throw new Error('aborted');
+    return fn(pod);
+  };
   const workload = workloadFor(cell.protocol ?? 'http1');
   await cluster.up();
   const [client, ...servers] = await cluster.addPods([
@@ -87,8 +105,8 @@ export async function bringUp(
   const mesh = createMesh(cell.mesh);
   const ctx: MeshContext = { cluster, proxy: speaking(env.proxy, workload.proxyProtocol), services };
   await mesh.install(ctx);
-  await mapLimit([client!, ...servers], 8, (pod) => mesh.attach(ctx, pod));
-  const apps = await mapLimit(servers, 8, (pod) => startServerApp(cluster, pod, env.scenario, workload));
+  await mapLimit([client!, ...servers], 8, unlessAborted((pod) => mesh.attach(ctx, pod)));
+  const apps = await mapLimit(servers, 8, unlessAborted((pod) => startServerApp(cluster, pod, env.scenario, workload)));
   return { cluster, mesh, services, client: client!, servers, apps, workload };
 }
 
@@ -128,6 +146,8 @@ function cpuDelta(before: Map<string, number>, after: Map<string, number>): Reco
   return delta;
 }
 
+const weightsOf = (weights: number[] | undefined): { weights?: number[] } => (weights ? { weights } : {});
+
 /**
  * Runs the load driver inside the client pod, pinned to the driver's CPU. The driver prints
  * `{"phase":"measure"}` when the warm-up ends, then the LoadOutcome as its last line; CPU of
@@ -142,6 +162,7 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
     connections: scenario.load.connections,
     durationMs: scenario.load.durationMs,
     warmupMs: scenario.load.warmupMs,
+    ...weightsOf(spreadWeights(scenario.load, live.services.length)),
   };
   const driver = live.cluster.spawn(live.client, 'load-driver', live.workload.driverArgv(spec, scenario), { cpus: 'driver' });
   const components: Component[] = [
@@ -202,7 +223,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   let probes: ProbeSession | undefined;
   try {
     if (env.signal.aborted) throw new Error('aborted');
-    const live = await bringUp(cell, env, cluster);
+    const live = await bringUp(cell, env, cluster, env.signal);
     if (env.signal.aborted) throw new Error('aborted');
     const notes: string[] = [];
     let probeInfo: ProbeRunInfo | undefined;
@@ -216,6 +237,9 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         probeInfo = { ran: [], failed: Object.fromEntries(env.scenario.probes.map((p) => [p, (err as Error).message])) };
       }
     }
+    const idle = env.scenario.idleMs
+      ? await measureIdle([...live.mesh.components(), ...appComponents(live)], env.scenario.idleMs, probes, env.signal)
+      : undefined;
     const measured = await driveLoad(live, env.scenario, env.signal, probes);
     if (env.signal.aborted) throw new Error('aborted');
     if (measured.outcome.saturated) notes.push('generator or system saturated: achieved rate below 95 % of the asked rate');
@@ -229,6 +253,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       cpuSeconds: measured.cpuSeconds,
       components: componentResults(measured.components, measured.probeFigures),
       ...(probeInfo ? { probes: { ...probeInfo, ...(measured.probeCost ? { cost: measured.probeCost } : {}) } } : {}),
+      ...(idle ? { idle } : {}),
       notes,
     };
   } catch (err) {

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { computeOverhead } from '../analysis/overhead.ts';
 import { compareMeshesToBaseline } from '../analysis/compare.ts';
+import { scalingFits } from '../analysis/scaling.ts';
 import { writeRunReport } from '../../reports/write.ts';
 import { newRunId } from '../platform/local/names.ts';
 import { StateFile } from '../platform/local/state.ts';
@@ -97,6 +98,8 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
       result.finishedAt = new Date().toISOString();
       result.analysis.overhead = computeOverhead(result.cells);
       result.analysis.comparisons = compareMeshesToBaseline(result.cells);
+      const scaling = scalingFits(result.cells);
+      if (scaling.length > 0) result.analysis.scaling = scaling;
       writeResult(this.runDir, result);
       writeFileAtomic(join(this.runDir, SUMMARY_FILE), renderSummaryMarkdown(result));
       await writeRunReport(this.runDir, result); // report.html, charts/*.svg, summary.md with charts
