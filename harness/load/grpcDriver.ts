@@ -15,9 +15,11 @@
 //   counts when it completes within [start + warm-up, + duration); after the window no call
 //   is written and those in flight are awaited (≤ grace), so that
 //     sent = responses + lost,  responses = warmupResponses + requests + non2xx + lateResponses.
-// - Connections: spec.connections HTTP/2 connections, connection j to target j mod T, each
-//   carrying at most streamsPerConnection calls at once. A lost connection is re-opened
-//   after 100 ms until the window closes.
+// - Connections: spec.connections HTTP/2 connections, connection j to target j mod T (with
+//   weights: each target's share of them, schedule.ts connectionTargets), each carrying at
+//   most streamsPerConnection calls at once. Open model: call i goes to target i mod T (with
+//   weights: the i-th slot of the weighted cycle). A lost connection is re-opened after
+//   100 ms until the window closes.
 import type { LoadOutcome } from '../results/types.ts';
 import {
   GRPC_STATUS, STREAM_PATH, UNARY_PATH, encodeBenchRequest, grpcFrame,
@@ -26,7 +28,10 @@ import { H2ClientConnection, H2RequestTemplate, H2_CONNECTION_LOST, type H2Strea
 import { encodeHeaderBlock } from './grpcHpack.ts';
 import type { GrpcLoadSpec, GrpcMethod } from './grpcSpec.ts';
 import { createLatencyHistogram, encodeHistogram, recordLatencyUs, summarizeLatencyUs } from './histogram.ts';
-import { intendedSendMs, nextPollDelayMs, planOpenSchedule, type OpenSchedule } from './schedule.ts';
+import {
+  connectionTargets, intendedSendMs, nextPollDelayMs, planOpenSchedule, targetOfRequest, weightedCycle, type OpenSchedule,
+  type TargetCycle,
+} from './schedule.ts';
 import { DEFAULT_TIMEOUT_MS } from './spec.ts';
 import type { DriverOutcome, LoadTarget } from './types.ts';
 
@@ -196,7 +201,10 @@ class GrpcRun {
 
   // open model
   private schedule: OpenSchedule | undefined;
-  private nextUnsent: number[] = [];
+  /** Weighted spread: which target each call index goes to; absent: index mod T. */
+  private readonly cycle: TargetCycle | undefined;
+  /** Per target: call indices due but not yet sent (oldest first, from `head`). */
+  private backlog: Array<{ indices: number[]; head: number }> = [];
   private nextDue = 0;
   private sentIndices = 0;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -214,6 +222,7 @@ class GrpcRun {
     this.expectedReplies = spec.grpc.method === 'unary' ? 1 : spec.grpc.messagesPerStream;
     this.templates = spec.targets.map((t) => grpcRequestTemplate(t, spec.grpc));
     this.byTarget = spec.targets.map(() => []);
+    this.cycle = spec.weights ? weightedCycle(spec.weights) : undefined;
   }
 
   private get open(): boolean {
@@ -231,10 +240,10 @@ class GrpcRun {
     signal?.addEventListener('abort', onAbort, { once: true });
     let measureTimer: NodeJS.Timeout | undefined;
     try {
-      if (this.open) this.nextUnsent = this.spec.targets.map((_, k) => k);
+      if (this.open) this.backlog = this.spec.targets.map(() => ({ indices: [], head: 0 }));
       const createdMs = performance.now();
-      for (let j = 0; j < this.spec.connections; j++) {
-        const connection: Connection = { h2: undefined, target: j % this.targetCount, calls: new Map(), reconnectTimer: undefined };
+      for (const target of connectionTargets(this.spec.connections, this.targetCount, this.spec.weights)) {
+        const connection: Connection = { h2: undefined, target, calls: new Map(), reconnectTimer: undefined };
         this.connections.push(connection);
         this.byTarget[connection.target]!.push(connection);
         this.connect(connection);
@@ -308,10 +317,13 @@ class GrpcRun {
       while (this.canSend(connection)) this.send(connection, performance.now());
       return;
     }
-    const k = connection.target;
-    while (this.nextUnsent[k]! < this.nextDue && this.canSend(connection)) {
-      this.sendScheduled(connection, this.nextUnsent[k]!);
-      this.nextUnsent[k]! += this.targetCount;
+    const queue = this.backlog[connection.target]!;
+    while (queue.head < queue.indices.length && this.canSend(connection)) {
+      this.sendScheduled(connection, queue.indices[queue.head++]!);
+    }
+    if (queue.head === queue.indices.length) {
+      queue.indices.length = 0;
+      queue.head = 0;
     }
   }
 
@@ -394,18 +406,19 @@ class GrpcRun {
     if (this.stopping) return;
     const schedule = this.schedule!;
     const nowMs = performance.now();
-    const T = this.targetCount;
     while (this.nextDue < schedule.total) {
       const intended = intendedSendMs(schedule, this.nextDue);
       if (intended > nowMs) break;
       const index = this.nextDue++;
-      const k = index % T;
+      const k = targetOfRequest(index, this.targetCount, this.cycle);
+      const queue = this.backlog[k]!;
       // A target with a backlog sends its oldest first: a due call goes out now only when
-      // it is its target's oldest unsent one and a connection has room.
-      if (this.nextUnsent[k] !== index) continue;
-      const connection = this.roomFor(k);
-      if (connection === undefined) continue;
-      this.nextUnsent[k]! += T;
+      // its target has no backlog and a connection has room; else it joins the backlog.
+      const connection = queue.head === queue.indices.length ? this.roomFor(k) : undefined;
+      if (connection === undefined) {
+        queue.indices.push(index);
+        continue;
+      }
       if (index >= schedule.firstMeasured) recordLatencyUs(this.schedulerLateness, (performance.now() - intended) * 1000);
       this.sendScheduled(connection, index);
     }

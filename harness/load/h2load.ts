@@ -1,7 +1,8 @@
 // The reference gRPC driver: h2load (nghttp2, C, Debian's 1.52), closed model only, one
-// process per target, gRPC framing by hand (`-d` a framed request, `-H content-type:
-// application/grpc`, `-H te: trailers`). Latencies come from its --log-file (per request: start
-// µs, :status, µs to the end of the response), so the histogram is exact to the µs.
+// process per target (connections split by weight, when weighted), gRPC framing by hand
+// (`-d` a framed request, `-H content-type: application/grpc`, `-H te: trailers`).
+// Latencies come from its --log-file (per request: start µs, :status, µs to the end of the
+// response), so the histogram is exact to the µs.
 //
 // h2load reads :status only, never grpc-status: a call that ends with grpc-status 13 counts
 // as a success there. The outcome says so (`grpc.grpcStatusChecked: false`); that is why
@@ -102,9 +103,9 @@ export async function runH2loadLoad(spec: GrpcLoadSpec, options: DriverRunOption
       status: spec.grpc.answerStatus ?? 0,
     });
     await writeFile(bodyPath, grpcFrame(message));
-    const perTarget = connectionsPerTarget(spec.connections, spec.targets.length);
+    const perTarget = connectionsPerTarget(spec.connections, spec.targets.length, spec.weights);
     const runs = await Promise.all(
-      spec.targets.map(async (target, k) => {
+      spec.targets.flatMap((target, k) => (perTarget[k]! > 0 ? [{ target, k }] : [])).map(async ({ target, k }) => {
         const logPath = path.join(dir, `log-${k}.tsv`);
         const argv = [
           ...(options.spawnPrefix ?? []),

@@ -1,7 +1,7 @@
 // The gRPC driver against gRPC workload-server processes on 127.0.0.1: every call accounted
 // for against the server's own count, a stalled server in the open model's tail, saturation
-// flagged, and timeouts. Servers on CPU 1, the driver on CPU 0 (as the harness places them)
-// when the host has two CPUs.
+// flagged, timeouts, and a weighted spread. Servers on CPU 1, the driver on CPU 0 (as the
+// harness places them) when the host has two CPUs.
 import assert from 'node:assert/strict';
 import { cpus } from 'node:os';
 import { after, before, describe, it } from 'node:test';
@@ -114,5 +114,14 @@ describe('gRPC driver against gRPC workload servers (127.0.0.1)', { timeout: 300
     assert.ok(o.accounting.maxBacklog > 100, `backlog ${o.accounting.maxBacklog}`);
     assert.ok(o.accounting.unsent > 0);
     assertAccounted(o);
+  });
+
+  it('weights spread the calls: 9 of 10 to the first target', async () => {
+    await Promise.all([grpcLocalStats(fast.port, true), grpcLocalStats(slow.port, true)]);
+    const o = await runGrpcDriverProcess(spec([fast.port, slow.port], { rate: 500, connections: 4, weights: [9, 1] }, { streamsPerConnection: 4 }), DRIVER_PREFIX);
+    show('weighted 9:1', o);
+    const [a, b] = await Promise.all([grpcLocalStats(fast.port), grpcLocalStats(slow.port)]);
+    assert.equal(a.calls + b.calls, o.accounting.responses);
+    assert.ok(Math.abs(a.calls / (a.calls + b.calls) - 0.9) < 0.01, `${a.calls} : ${b.calls}`);
   });
 });
