@@ -15,6 +15,8 @@ export interface LeftoverRun {
   runId: string;
   /** The run's owner is still running: it is not a leftover. */
   live: boolean;
+  /** The owner's pid, when the run's state file was found. */
+  ownerPid?: number;
   resources: Resource[];
 }
 
@@ -70,7 +72,7 @@ export async function findLeftovers(onlyRunId?: string): Promise<LeftoverRun[]> 
     if (isDirectory(join(LIVE_RUNS_DIR, runId))) add(runId, { kind: 'dir', path: join(LIVE_RUNS_DIR, runId) });
     if (existsSync(join(LIVE_RUNS_DIR, `${runId}.state`))) add(runId, { kind: 'dir', path: join(LIVE_RUNS_DIR, `${runId}.state`) });
     const resources = (byRun.get(runId) ?? []).filter(stillThere);
-    if (resources.length > 0) leftovers.push({ runId, live, resources });
+    if (resources.length > 0) leftovers.push({ runId, live, ownerPid: state?.ownerPid, resources });
   }
   return leftovers;
 }
