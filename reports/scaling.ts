@@ -23,9 +23,13 @@ export interface ScalingChartRow {
   kind: 'cell' | 'fit' | 'median';
 }
 
-/** Figure against services: each cell a point, and per mesh the fitted line (dashed) or the line through the medians. */
-export function scalingSpec(title: string, subtitle: string, yTitle: string, rows: readonly ScalingChartRow[]): TopLevelSpec {
+/**
+ * Figure against services: each cell a point, and per mesh the fitted line (dashed) or the
+ * line through the medians. `log`: a log y axis (latency tails span decades on a busy host).
+ */
+export function scalingSpec(title: string, subtitle: string, yTitle: string, rows: readonly ScalingChartRow[], log = false): TopLevelSpec {
   const x = { field: 'services', type: 'quantitative' as const, title: 'services on the node', scale: { zero: true } };
+  const yScale = log ? { scale: { type: 'log' as const } } : {};
   const color = { field: 'mesh', type: 'nominal' as const, title: 'data path', scale: meshScale };
   return {
     $schema: SCHEMA,
@@ -38,19 +42,19 @@ export function scalingSpec(title: string, subtitle: string, yTitle: string, row
       {
         transform: [{ filter: "datum.kind === 'fit'" }],
         mark: { type: 'line', strokeDash: [6, 3], strokeWidth: 1.6 },
-        encoding: { x, y: { field: 'value', type: 'quantitative', title: yTitle }, color },
+        encoding: { x, y: { field: 'value', type: 'quantitative', title: yTitle, ...yScale }, color },
       },
       {
         transform: [{ filter: "datum.kind === 'median'" }],
         mark: { type: 'line', strokeWidth: 1.6, point: { size: 20 } },
-        encoding: { x, y: { field: 'value', type: 'quantitative' }, color },
+        encoding: { x, y: { field: 'value', type: 'quantitative', title: yTitle, ...yScale }, color },
       },
       {
         transform: [{ filter: "datum.kind === 'cell'" }],
         mark: { type: 'point', filled: true, size: 36, opacity: 0.7 },
         encoding: {
           x,
-          y: { field: 'value', type: 'quantitative' },
+          y: { field: 'value', type: 'quantitative', title: yTitle, ...yScale },
           color,
           tooltip: [
             { field: 'mesh', type: 'nominal', title: 'data path' },
@@ -70,6 +74,7 @@ interface ChartDef {
   yTitle: string;
   /** A fitted line (cost models), or the line through the medians (latency: no shape assumed). */
   line: 'fit' | 'median';
+  log?: boolean;
   caption: string;
 }
 
@@ -94,9 +99,10 @@ const CHARTS: ChartDef[] = [
     metric: 'p99',
     id: 'scaling-p99',
     title: 'p99 latency as the node fills',
-    yTitle: 'p99 latency (µs)',
+    yTitle: 'p99 latency (µs, log scale)',
     line: 'median',
-    caption: 'p99 of the load, each point a cell, the line through the medians over repeats. Saturated cells are left out.',
+    log: true,
+    caption: 'p99 of the load, each point a cell, the line through the medians over repeats (log scale: on a shared host one noisy cell can be ten times the others). Saturated cells are left out.',
   },
   {
     metric: 'idleProxyMemory',
@@ -159,7 +165,7 @@ export function scalingCharts(result: RunResult): ReportChart[] {
       id: def.id,
       title: def.title,
       caption: def.caption,
-      spec: scalingSpec(def.title, `${protocol}; ${SCALING_METRIC_INFO[def.metric].label}`, def.yTitle, rows),
+      spec: scalingSpec(def.title, `${protocol}; ${SCALING_METRIC_INFO[def.metric].label}`, def.yTitle, rows, def.log),
     });
   }
   return charts;

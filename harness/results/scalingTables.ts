@@ -69,10 +69,10 @@ export function slopeText(fit: ScalingFit): string {
   return Number.isFinite(f.slopeLow) ? text : `${text} (no interval: 2 points)`;
 }
 
-/** `1414 [1412–1416] MiB *`: the line at a service count; * = extrapolated. */
+/** `1414 [1412, 1416] MiB *`: the line at a service count; * = extrapolated. */
 export function atText(value: FitValue | undefined, unit: Unit): string {
   if (!value) return '—';
-  return `${withInterval(value.estimate, value.low, value.high, unit, false, '–')}${value.extrapolated ? ' *' : ''}`;
+  return `${withInterval(value.estimate, value.low, value.high, unit, false, ', ')}${value.extrapolated ? ' *' : ''}`;
 }
 
 function r2Text(r2: number): string {
