@@ -2,7 +2,8 @@
 // through the sidecar mesh and the ebpf mesh, run as a run runs them (runCell: bring-up,
 // probes, idle window, load, teardown). Sidecar memory must rise by about one proxy per
 // added service; the ebpf path's one node proxy must stay within a small bound whatever the
-// service count; every cell leaves nothing behind.
+// service count; every cell leaves nothing behind. And `load.spread: hot` reaches the
+// driver of a real cell: the node proxy's per-service counters show the shares.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { scalingFits, scalingValue } from '../../harness/analysis/scaling.ts';
@@ -86,6 +87,34 @@ describe('cost as the node fills (10 services)', () => {
     assert.ok(Math.max(...memory) - Math.min(...memory) <= NODE_PROXY_GROWTH_BOUND_MIB, `node proxy ${memory.join(' → ')} MiB`);
     const sidecarAt10 = scalingValue(cells.find((c) => c.mesh === 'sidecar' && c.services === 10)!, 'proxyMemory')!;
     assert.ok(memory[2]! < sidecarAt10 / 5, 'at 10 services the node proxy holds a fraction of the sidecars’ memory');
+  });
+});
+
+describe('load.spread hot on the real platform', () => {
+  before(requireRoot);
+  after(assertNothingLeft);
+
+  test('hot: service 1 gets hotShare of the requests, the others share the rest (node proxy counters)', async () => {
+    const { runId, state } = testRun();
+    const scenario = testScenario(
+      { meshes: ['ebpf'], services: [5], probes: [] },
+      { rate: 200, connections: 10, durationMs: 1500, warmupMs: 500, spread: 'hot', hotShare: 0.8 },
+    );
+    let cell: CellResult;
+    try {
+      const signal = new AbortController().signal;
+      cell = await runCell({ id: cellId('ebpf', 'http1', 5, 1), mesh: 'ebpf', protocol: 'http1', services: 5, repeat: 1, index: 0 }, {
+        runId, state, proxy: new Haproxy(), scenario, signal,
+      });
+    } finally {
+      state.close();
+    }
+    // Every request the driver sent (warm-up and window) passed one listener of the node proxy.
+    const perService = [1, 2, 3, 4, 5].map((i) => cell.path[`node-proxy:s${i}`] ?? 0);
+    const total = perService.reduce((a, b) => a + b, 0);
+    assert.ok(total >= 350, `requests through the node proxy: ${perService.join(', ')}`);
+    assert.ok(Math.abs(perService[0]! / total - 0.8) < 0.02, `service 1's share: ${perService.join(', ')}`);
+    for (const n of perService.slice(1)) assert.ok(Math.abs(n / total - 0.05) < 0.02, `the others' shares: ${perService.join(', ')}`);
   });
 });
 
