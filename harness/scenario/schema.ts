@@ -547,6 +547,19 @@ export const scenarioSchema = z
     },
     whenFieldsValid('services', 'load'),
   )
+  .superRefine(
+    (s, ctx) => {
+      if (s.idle && s.platform !== 'local') {
+        ctx.addIssue({
+          code: 'custom',
+          input: s.idle,
+          path: ['idle'],
+          message: `the idle window runs on platform local only so far (kind and kubernetes cells start their load at once), got platform ${s.platform}`,
+        });
+      }
+    },
+    whenFieldsValid('platform', 'idle'),
+  )
   .transform(
     (s): Scenario => ({
       name: s.name,

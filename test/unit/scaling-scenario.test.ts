@@ -68,6 +68,12 @@ describe('idle', () => {
     assert.deepEqual(problems(scenario('', 'idle: 11m\n')), ['idle: must be at most 10m, got "11m"']);
   });
 
+  test('local platform only so far', () => {
+    assert.deepEqual(problems(`name: k\nplatform: kind\nservices: [1]\nload: {rate: 1, duration: 1s}\nidle: 5s\n`), [
+      'idle: the idle window runs on platform local only so far (kind and kubernetes cells start their load at once), got platform kind',
+    ]);
+  });
+
   test('an idle window is part of every cell, not a cell of its own: the plan is unchanged', () => {
     const withIdle = parseScenario(scenario('', 'idle: 10s\n'), 'x.yaml');
     const without = parseScenario(scenario(''), 'x.yaml');
