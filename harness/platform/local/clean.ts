@@ -132,7 +132,8 @@ export async function clean(options: { dryRun: boolean; runId?: string; force?: 
   // Empty parent directories of the layout are removed too, so nothing named meshbench stays.
   if (!options.dryRun && !options.runId) {
     for (const root of [CGROUP_V2_ROOT, CGROUP_V1_MEMORY_ROOT, BPFFS_ROOT]) {
-      if (isDirectory(root) && listDir(root).length === 0) {
+      // A cgroup directory always holds its control files: empty means no child directories.
+      if (isDirectory(root) && !listDir(root).some((entry) => isDirectory(join(root, entry)))) {
         try {
           await removeResource(root.startsWith('/sys/fs/cgroup') ? { kind: 'cgroup', path: root } : { kind: 'dir', path: root });
         } catch (err) {

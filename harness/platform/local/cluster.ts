@@ -9,14 +9,14 @@
 // the node's conntrack on the way back. Nothing is added to the host's root namespace: the
 // veths live in the node and pod namespaces and go with them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, type RunResult } from '../../exec.ts';
 import { HostError } from '../../errors.ts';
 import {
-  NODE_IP, POD_GATEWAY, POD_CIDR, SERVICE_CIDR, cgroupV1MemoryDir, cgroupV2Dir, netnsName,
+  BPFFS_ROOT, CGROUP_V1_MEMORY_ROOT, CGROUP_V2_ROOT, NODE_IP, POD_GATEWAY, POD_CIDR, SERVICE_CIDR, cgroupV1MemoryDir, cgroupV2Dir, netnsName,
   nodeNetns, podIp, vethName,
 } from './names.ts';
 import { StateFile, processStartTime, type Resource } from './state.ts';
@@ -280,6 +280,14 @@ export class LocalCluster {
         this.state.release(resource);
       } catch (err) {
         errors.push(String((err as Error).message ?? err));
+      }
+    }
+    // The shared parents (meshbench/ under cgroup v2, v1 memory and bpffs) go with the last run.
+    for (const root of [CGROUP_V2_ROOT, CGROUP_V1_MEMORY_ROOT, BPFFS_ROOT]) {
+      try {
+        rmdirSync(root);
+      } catch {
+        /* another run still uses it, or it is already gone */
       }
     }
     if (errors.length > 0) throw new Error(`cleanup of run ${this.runId} left problems:\n${errors.join('\n')}`);
