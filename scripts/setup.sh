@@ -17,7 +17,7 @@ fi
 
 # Debian packages the local platform needs (checked with one dpkg-query, installed only if missing).
 PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev make gcc pkg-config bpftool
-  haproxy nginx-light iproute2 iptables conntrack wrk nghttp2-client util-linux procps chromium)
+  haproxy nginx-light iproute2 iptables conntrack wrk nghttp2-client libnghttp2-dev hey util-linux procps chromium)
 missing=()
 while read -r pkg status; do
   [ "$status" = "installed" ] || missing+=("$pkg")
@@ -54,3 +54,5 @@ fi
 
 # bpf objects and the loader, against this kernel's BTF (make rebuilds only what changed).
 make -s -C bpf >&2
+# The native load driver and workload server (libnghttp2), likewise.
+make -s -C native >&2
