@@ -33,6 +33,20 @@ export const IDLE_MAX_US = 600_000_000; // 10 m
 export const MESSAGES_PER_STREAM_MAX = GRPC_MESSAGES_PER_STREAM_MAX;
 export const STREAMS_PER_CONNECTION_MAX = GRPC_STREAMS_PER_CONNECTION_MAX;
 export const GRPC_DEFAULT_MESSAGES_PER_STREAM = 10;
+/**
+ * Open-model rate bounds, requests/s over all services. Above the ceiling one driver process
+ * cannot pace the sends, and its backlog of intended-but-unsent requests grows without
+ * bound (1e9 req/s filled ~4 GB and killed the driver); below the floor a measured window
+ * holds too few requests for any percentile.
+ */
+export const RATE_MIN = 1;
+export const RATE_MAX = 100_000;
+/** Scenario names end up in run directories, reports, Kubernetes labels: a DNS label's length. */
+export const NAME_MAX = 63;
+/** Longest kubeconfig context name and image reference (Kubernetes object names, docker's limit). */
+export const CONTEXT_MAX = 253;
+export const IMAGE_REFERENCE_MAX = 255;
+export const PATH_MAX = 4096;
 
 const LOAD_MODELS = ['open', 'closed'] as const;
 const DRIVERS = ['autocannon', 'wrk'] as const;
@@ -235,8 +249,20 @@ const workloadSchema = z
 const loadShape = {
   model: nameFrom(LOAD_MODELS, 'load model').default('open'),
   rate: z
-    .number({ error: leafError('must be a positive number of requests per second', 'a rate in requests per second') })
-    .positive({ error: leafError('must be a positive number of requests per second', '') })
+    .unknown()
+    .transform((input, ctx): number | undefined => {
+      if (input === undefined) return undefined;
+      if (typeof input === 'number' && Number.isFinite(input) && input >= RATE_MIN && input <= RATE_MAX) return input;
+      const bounds = `requests per second, ${RATE_MIN}–${RATE_MAX}`;
+      const why =
+        typeof input === 'number' && Number.isFinite(input) && input > RATE_MAX
+          ? ` (one driver process cannot pace more; its backlog of unsent requests would grow without bound)`
+          : typeof input === 'number' && input > 0 && input < RATE_MIN
+            ? ' (slower rates leave too few requests in a measured window for any percentile)'
+            : '';
+      ctx.issues.push({ code: 'custom', input, message: `must be a number of ${bounds}${why}, got ${describe(input)}` });
+      return z.NEVER;
+    })
     .optional(),
   connections: intInRange(1, CONNECTIONS_MAX, '', 'a number of connections').default(16),
   duration: durationField({ min: DURATION_MIN_US, max: DURATION_MAX_US, missing: 'a measured duration such as "20s" (1s–60m)' }),
@@ -363,6 +389,7 @@ const IMAGE_REFERENCE =
 const imageReference = (missing: string) =>
   z
     .string({ error: leafError('must be an image reference such as "ghcr.io/you/meshbench:0.1.0"', missing) })
+    .max(IMAGE_REFERENCE_MAX, { error: (issue) => `must be an image reference of at most ${IMAGE_REFERENCE_MAX} characters, got ${(issue.input as string).length}` })
     .regex(IMAGE_REFERENCE, { error: leafError('must be an image reference such as "ghcr.io/you/meshbench:0.1.0"', '') });
 
 const VERSION = /^\d+\.\d+\.\d+$/;
@@ -387,6 +414,7 @@ const kindShape = {
     .default(1),
   config: z
     .string({ error: leafError('must be the path of a kind config file (.yaml)', '') })
+    .max(PATH_MAX, { error: (issue) => `must be a path of at most ${PATH_MAX} characters, got ${(issue.input as string).length}` })
     .regex(/\.ya?ml$/, { error: leafError('must be the path of a kind config file ending in .yaml', '') })
     .optional(),
   nodeImage: imageReference('').optional(),
@@ -400,6 +428,7 @@ const clusterShape = {
   context: z
     .string({ error: leafError('must be the name of a kubeconfig context', '') })
     .min(1, { error: leafError('must be the name of a kubeconfig context', '') })
+    .max(CONTEXT_MAX, { error: (issue) => `must be a context name of at most ${CONTEXT_MAX} characters, got ${(issue.input as string).length}` })
     .optional(),
   image: imageReference('').optional(),
   kind: kindSchema.optional(),
@@ -410,7 +439,18 @@ const clusterShape = {
 const scenarioShape = {
   name: z
     .string({ error: leafError('must be a name of lowercase letters, digits and dashes', 'a name of lowercase letters, digits and dashes, e.g. "quick"') })
-    .regex(/^[a-z0-9-]+$/, { error: leafError('must be lowercase letters, digits and dashes ([a-z0-9-]+)', '') }),
+    .transform((name, ctx): string => {
+      // One message per name, length first: a 10 000-character name is not echoed whole.
+      if (name.length > NAME_MAX) {
+        ctx.issues.push({ code: 'custom', input: name, message: `must be at most ${NAME_MAX} characters (lowercase letters, digits and dashes), got ${name.length} characters` });
+        return z.NEVER;
+      }
+      if (!/^[a-z0-9-]+$/.test(name)) {
+        ctx.issues.push({ code: 'custom', input: name, message: `must be lowercase letters, digits and dashes ([a-z0-9-]+), got ${describe(name)}` });
+        return z.NEVER;
+      }
+      return name;
+    }),
   platform: platformSchema.default('local'),
   meshes: uniqueList(nameFrom(MESH_NAMES, 'mesh'), {
     noun: 'mesh',
@@ -626,9 +666,11 @@ export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], platform
             : suggestion !== undefined
               ? `did you mean "${suggestion}"? `
               : '';
+        // A key is echoed whole only when it is short (a 10 000-character key is not).
+        const shownKey = key.length > 40 ? `${key.slice(0, 37)}…` : key;
         problems.push({
-          path: at === '' ? key : `${at}.${key}`,
-          message: `unknown key "${key}" (${hint}expected one of ${known.join(', ')})`,
+          path: at === '' ? shownKey : `${at}.${shownKey}`,
+          message: `unknown key ${JSON.stringify(shownKey)} (${hint}expected one of ${known.join(', ')})`,
         });
       }
       continue;

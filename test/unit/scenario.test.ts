@@ -193,7 +193,7 @@ describe('problems, all at once, with field paths', () => {
       'services[1]: must be an integer 1–200, got 0',
       'workload.responseBytes: must be an integer 0–1048576 (bytes, at most 1 MiB), got 2000000',
       'workload.delay: must be a duration with a unit (us, µs, ms, s, m), got 5; add a unit, e.g. "5s" or "5ms"',
-      'load.rate: must be a positive number of requests per second, got -5',
+      'load.rate: must be a number of requests per second, 1–100000, got -5',
       'load.connections: must be an integer 1–1024, got 0',
       'load.duration: must be at least 1s, got "500ms"',
       'load.warmup: unknown unit "h" in "2h" (expected one of us, µs, ms, s, m)',
@@ -248,7 +248,7 @@ describe('problems, all at once, with field paths', () => {
       'load.connections: must be an integer 1–1024, got 1.5',
     ]);
     assert.deepEqual(problemsOfText('name: x\nservices: [1]\nload: {rate: x, driver: wrk, duration: 1s}\n'), [
-      'load.rate: must be a positive number of requests per second, got "x"',
+      'load.rate: must be a number of requests per second, 1–100000, got "x"',
       'load.driver: wrk runs only with the closed model (it cannot pace a fixed rate); use model: closed or driver: autocannon',
     ]);
   });
@@ -289,9 +289,9 @@ describe('problems, all at once, with field paths', () => {
 
   test('rate must be a positive number', () => {
     const text = (rate: string) => `name: x\nservices: [1]\nload: {rate: ${rate}, duration: 1s}\n`;
-    assert.deepEqual(problemsOfText(text('0')), ['load.rate: must be a positive number of requests per second, got 0']);
-    assert.deepEqual(problemsOfText(text('"300"')), ['load.rate: must be a positive number of requests per second, got "300"']);
-    assert.deepEqual(problemsOfText(text('.inf')), ['load.rate: must be a positive number of requests per second, got Infinity']);
+    assert.deepEqual(problemsOfText(text('0')), ['load.rate: must be a number of requests per second, 1–100000, got 0']);
+    assert.deepEqual(problemsOfText(text('"300"')), ['load.rate: must be a number of requests per second, 1–100000, got "300"']);
+    assert.deepEqual(problemsOfText(text('.inf')), ['load.rate: must be a number of requests per second, 1–100000, got Infinity']);
     assert.equal(parseScenario(text('12.5'), 'x.yaml').load.rate, 12.5);
   });
 
