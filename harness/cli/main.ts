@@ -7,10 +7,11 @@ import { HostError, InputError } from '../errors.ts';
 import { clean, formatCleanReport } from '../platform/local/clean.ts';
 import { withPlatformFlags } from '../platform/kubernetes/cli.ts';
 import { cleanKind, cleanKubernetes, formatKubeCleanReport } from '../platform/kubernetes/clean.ts';
-import { startKubernetesRun, type PlatformRun } from '../platform/kubernetes/run.ts';
 import { renderTerminalTable } from '../results/summary.ts';
 import { loadScenarioFile, validateFiles } from '../scenario/load.ts';
 import { estimateDurationMs } from '../scenario/plan.ts';
+import { platformFor } from '../platform/index.ts';
+import { LocalPlatform } from '../platform/local/platform.ts';
 import { runScenario } from '../runner/run.ts';
 import { doctorChecks, formatChecks } from './doctor.ts';
 import { formatCellProgress } from './progress.ts';
@@ -23,23 +24,12 @@ const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_BAD_INPUT = 2;
 
-function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new HostError('meshbench needs root to build network namespaces, iptables rules, cgroups and eBPF programs: run it as root (e.g. sudo).');
-  }
-}
-
 async function runCommand(scenarioPath: string, opts: { out: string; json?: boolean; platform?: string; context?: string }): Promise<number> {
   const scenario = withPlatformFlags(await loadScenarioFile(scenarioPath), opts);
   const err = (line: string): boolean => process.stderr.write(`${line}\n`);
-  let run: PlatformRun;
-  if (scenario.platform === 'local') {
-    requireRoot();
-    run = runScenario(scenario, { outRoot: opts.out });
-  } else {
-    // kind / kubernetes: checked before anything is created (HostError names what is missing).
-    run = await startKubernetesRun(scenario, { outRoot: opts.out, onProgress: (line) => err(`  ${line}`) });
-  }
+  // Checked before anything is created (HostError names what is missing: root, tools, a context).
+  const run = runScenario(scenario, { outRoot: opts.out, platform: await platformFor(scenario) });
+  run.on('platform:log', (line) => err(`  ${line}`));
   const total = { cells: 0 };
   run.on('run:start', ({ runId, runDir, cells }) => {
     total.cells = cells.length;
@@ -63,7 +53,7 @@ async function runCommand(scenarioPath: string, opts: { out: string; json?: bool
   process.off('SIGTERM', onSignal);
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stderr.write(`\n${renderTerminalTable(result)}\n`);
-  err(`\nrun directory: ${relative(process.cwd(), run.runDir) || run.runDir} (result.json, cells.jsonl, summary.md)`);
+  err(`\nrun directory: ${relative(process.cwd(), run.runDir) || run.runDir} (result.json, cells.jsonl, summary.md, report.html)`);
   err(`report: ${relative(process.cwd(), join(run.runDir, 'report.html'))}`);
   if (signalled) return signalled === 'SIGINT' ? 130 : 143;
   return result.status === 'complete' ? EXIT_OK : EXIT_FAILED;
@@ -132,7 +122,7 @@ export function buildProgram(): Command {
       if (opts.platform !== undefined && opts.platform !== 'local') {
         throw new InputError('--platform', [{ path: '--platform', message: `unknown platform "${opts.platform}" (expected one of local, kind, kubernetes)` }]);
       }
-      requireRoot();
+      LocalPlatform.check();
       const report = await clean({ dryRun: Boolean(opts.dryRun), runId: opts.run, force: opts.force });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCleanReport(report)}\n`);
       process.exitCode = report.errors.length > 0 ? EXIT_FAILED : EXIT_OK;

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname, release } from 'node:os';
 import { createRequire } from 'node:module';
 import { run } from '../exec.ts';
-import type { CpuPlacement } from '../platform/local/cluster.ts';
 import type { Environment } from './types.ts';
 
 function readOr(path: string, fallback: string | undefined): string | undefined {
@@ -32,7 +31,7 @@ function packageVersion(name: string): string {
   }
 }
 
-export async function collectEnvironment(proxy: { name: string; version: string }, placement: CpuPlacement): Promise<Environment> {
+export async function collectEnvironment(proxy: { name: string; version: string }, placement: Environment['placement']): Promise<Environment> {
   const cpuinfo = readOr('/proc/cpuinfo', '') ?? '';
   const [iptables, bpftool, clang, wrk] = await Promise.all([
     toolVersion('iptables', ['-V'], /v(\S+ \(\w+\))/),

@@ -1,4 +1,4 @@
-// The loop every platform's run shares: cells one after another, each appended to
+// The loop of a run: cells one after another, each appended to
 // cells.jsonl and announced as soon as it exists; the first failed cell ends the run
 // (its teardown has run), an abort ends it quietly.
 import type { EventEmitter } from 'node:events';

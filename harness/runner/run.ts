@@ -1,29 +1,27 @@
-// A run: plan the cells, run them one after another (interleaved meshes), append each
-// finished cell to cells.jsonl, then write result.json and summary.md. The runner only
-// runs and emits events; progress printing subscribes (as autocannon's runner does).
+// One run, on any platform: plan the cells, provision the platform, run the cells one after
+// another (interleaved meshes), append each finished cell to cells.jsonl, tear the platform
+// down, analyse, then write result.json, summary.md and report.html. The runner only runs
+// and emits events; progress printing subscribes (as autocannon's runner does). It does not
+// know which platform it talks to (harness/platform/types.ts).
 import { EventEmitter } from 'node:events';
-import { join, resolve } from 'node:path';
-import { computeOverhead } from '../analysis/overhead.ts';
-import { compareMeshesToBaseline } from '../analysis/compare.ts';
-import { scalingFits } from '../analysis/scaling.ts';
+import { analyseRun } from '../analysis/analyse.ts';
 import { writeRunReport } from '../../reports/write.ts';
 import { newRunId } from '../platform/local/names.ts';
-import { StateFile } from '../platform/local/state.ts';
-import { cpuPlacement } from '../platform/local/cluster.ts';
-import { enableBpfStats } from '../probes/cost.ts';
-import { Haproxy } from '../proxy/haproxy.ts';
+import type { Platform, PlatformFacts, RunContext } from '../platform/types.ts';
 import { collectEnvironment, meshbenchVersion } from '../results/environment.ts';
-import { createRunDir, STATE_FILE, SUMMARY_FILE, writeFileAtomic, writeResult } from '../results/files.ts';
+import { createRunDir, SUMMARY_FILE, writeFileAtomic, writeResult } from '../results/files.ts';
 import { renderSummaryMarkdown } from '../results/summary.ts';
+import { join, resolve } from 'node:path';
 import { RESULT_SCHEMA, type CellResult, type RunResult } from '../results/types.ts';
 import { planCells } from '../scenario/plan.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
-import { runCell } from './cell.ts';
 import { runCellsInOrder } from './cells.ts';
 
 export interface RunOptions {
   /** Parent directory of run directories (default `runs/`). */
   outRoot: string;
+  /** What the cells run on (harness/platform/index.ts platformFor picks it from the scenario). */
+  platform: Platform;
 }
 
 export interface RunEvents {
@@ -31,6 +29,8 @@ export interface RunEvents {
   'cell:start': [Cell];
   'cell:done': [CellResult];
   'cell:failed': [Cell, Error];
+  /** The platform's progress while minutes pass (cluster creation, a cell's objects). */
+  'platform:log': [string];
 }
 
 export class ScenarioRun extends EventEmitter<RunEvents> {
@@ -41,7 +41,7 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
 
   constructor(
     readonly scenario: Scenario,
-    options: RunOptions,
+    private readonly options: RunOptions,
   ) {
     super();
     this.runDir = createRunDir(resolve(options.outRoot), this.runId);
@@ -49,7 +49,7 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
     this.done = new Promise((r) => setImmediate(r)).then(() => this.execute());
   }
 
-  /** Stops the run (SIGINT/SIGTERM): the current cell tears down, finished cells are kept. */
+  /** Stops the run (SIGINT/SIGTERM): the current cell tears down, the platform too, finished cells are kept. */
   abort(): void {
     this.abortController.abort();
   }
@@ -59,50 +59,69 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
   }
 
   private async execute(): Promise<RunResult> {
+    const { platform } = this.options;
     const cells = planCells(this.scenario);
-    const proxy = new Haproxy();
-    const state = new StateFile(join(this.runDir, STATE_FILE), this.runId);
+    const context: RunContext = {
+      runId: this.runId,
+      runDir: this.runDir,
+      scenario: this.scenario,
+      signal: this.abortController.signal,
+      log: (line) => this.emit('platform:log', line),
+    };
+    const before = await platform.facts();
     const result: RunResult = {
       schema: RESULT_SCHEMA,
       meshbench: meshbenchVersion(),
       runId: this.runId,
       startedAt: new Date().toISOString(),
       status: 'complete',
-      environment: await collectEnvironment({ name: proxy.name, version: await proxy.version() }, cpuPlacement()),
+      environment: await collectEnvironment(before.proxy, before.placement),
       scenario: this.scenario,
       cells: [],
       analysis: { overhead: [] },
       notes: [],
     };
-    if (result.environment.cores < 2) {
-      result.notes.push('only one CPU: the load driver shares it with the system under test, so its cost is mixed into every figure');
-    }
+    const recordFacts = (facts: PlatformFacts): void => {
+      result.environment.proxy = facts.proxy;
+      result.environment.placement = facts.placement;
+      result.environment.tools = { ...result.environment.tools, ...facts.tools };
+      for (const note of facts.notes) if (!result.notes.includes(note)) result.notes.push(note);
+    };
+    recordFacts(before);
     this.emit('run:start', { runId: this.runId, runDir: this.runDir, cells });
-    // The kernel's BPF run-time accounting gives each cell the probes' own CPU cost.
-    const restoreBpfStats = this.scenario.probes.length > 0 ? enableBpfStats() : () => {};
     try {
-      const env = { runId: this.runId, state, proxy, scenario: this.scenario, signal: this.abortController.signal };
-      await runCellsInOrder(cells, (cell) => runCell(cell, env), {
-        runDir: this.runDir,
-        result,
-        events: this,
-        aborted: () => this.aborted,
+      const provisioned = await platform.provision(context).catch((error: Error) => {
+        if (!this.aborted) {
+          result.status = 'failed';
+          result.notes.push(`platform set-up failed: ${error.message}`);
+          context.log(`platform set-up failed: ${error.message}`);
+        }
+        return undefined;
       });
+      if (provisioned) {
+        recordFacts(provisioned.facts);
+        try {
+          await runCellsInOrder(cells, (cell) => provisioned.runCell(cell), {
+            runDir: this.runDir,
+            result,
+            events: this,
+            aborted: () => this.aborted,
+          });
+        } finally {
+          result.notes.push(...(await provisioned.teardown()));
+        }
+      }
     } finally {
-      restoreBpfStats();
       if (this.aborted) {
         result.status = 'interrupted';
         result.notes.push(`interrupted after ${result.cells.length} of ${cells.length} cells; finished cells are kept`);
       }
-      state.close();
       result.finishedAt = new Date().toISOString();
-      result.analysis.overhead = computeOverhead(result.cells);
-      result.analysis.comparisons = compareMeshesToBaseline(result.cells);
-      const scaling = scalingFits(result.cells);
-      if (scaling.length > 0) result.analysis.scaling = scaling;
+      result.analysis = analyseRun(result.cells);
       writeResult(this.runDir, result);
+      // summary.md first on its own, so a report that fails to render still leaves the tables.
       writeFileAtomic(join(this.runDir, SUMMARY_FILE), renderSummaryMarkdown(result));
-      await writeRunReport(this.runDir, result); // report.html, charts/*.svg, summary.md with charts
+      await writeRunReport(this.runDir, result); // summary.md, report.html, charts/*.svg
     }
     return result;
   }
