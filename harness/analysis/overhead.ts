@@ -47,10 +47,13 @@ export function computeOverhead(cells: readonly CellResult[]): MeshOverhead[] {
     }
     const mine = cell.load;
     const base = baseline.load;
-    group.deltas.p50Us.push(mine.latencyUs.p50 - base.latencyUs.p50);
-    group.deltas.p99Us.push(mine.latencyUs.p99 - base.latencyUs.p99);
-    pushPercent(group.deltas.p50Pct, mine.latencyUs.p50, base.latencyUs.p50);
-    pushPercent(group.deltas.p99Pct, mine.latencyUs.p99, base.latencyUs.p99);
+    // A cell without a single latency sample has no p50 (its zeros are "no data", issue 14).
+    if (mine.latencyUs.count > 0 && base.latencyUs.count > 0) {
+      group.deltas.p50Us.push(mine.latencyUs.p50 - base.latencyUs.p50);
+      group.deltas.p99Us.push(mine.latencyUs.p99 - base.latencyUs.p99);
+      pushPercent(group.deltas.p50Pct, mine.latencyUs.p50, base.latencyUs.p50);
+      pushPercent(group.deltas.p99Pct, mine.latencyUs.p99, base.latencyUs.p99);
+    }
     pushPercent(group.deltas.rpsPct, mine.achievedRps, base.achievedRps);
   }
 

@@ -20,6 +20,9 @@ import type { CellResult, MeshOverhead, RunResult } from './types.ts';
 
 type Align = 'left' | 'right';
 
+/** What a figure reads when nothing was measured: never a 0 that looks like a measurement. */
+export const NO_DATA = 'no data';
+
 interface SummaryTable {
   heading: string;
   header: string[];
@@ -39,25 +42,59 @@ interface SummaryModel {
 
 export function renderSummaryMarkdown(result: RunResult): string {
   const model = buildModel(result);
+  // Every text of the model may come from a result.json someone else wrote (a scenario
+  // name, notes, a proxy version): escaped, so summary.md shows it and GitHub renders no
+  // HTML or markdown of it. Only the markup written here is markup.
+  const md = escapeMarkdown;
   const lines = [
-    `# ${model.title}`,
+    `# ${md(model.title)}`,
     '',
-    model.runLine,
+    md(model.runLine),
     '',
-    `**Environment:** ${model.environmentLine}`,
+    `**Environment:** ${md(model.environmentLine)}`,
     '',
-    `**Load:** ${model.loadLine}`,
+    `**Load:** ${md(model.loadLine)}`,
     '',
-    model.legend,
+    md(model.legend),
   ];
   for (const table of model.tables) {
-    lines.push('', `## ${table.heading}`, '');
-    lines.push(markdownRow(table.header));
+    lines.push('', `## ${escapeMarkdownCell(table.heading)}`, '');
+    lines.push(markdownRow(table.header.map(escapeMarkdownCell)));
     lines.push(markdownRow(table.align.map((a) => (a === 'right' ? '---:' : ':---'))));
-    for (const row of table.rows) lines.push(markdownRow(row));
+    for (const row of table.rows) lines.push(markdownRow(row.map(escapeMarkdownCell)));
   }
-  lines.push('', '## Notes', '', ...model.notes.map((note) => `- ${note}`));
+  lines.push('', '## Notes', '', ...model.notes.map((note) => `- ${md(note)}`));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Text as inline markdown that renders as exactly this text: HTML's `& < >` as entities,
+ * markdown's inline punctuation backslash-escaped, line breaks (which could open a block:
+ * a heading, a list, raw HTML) as spaces.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[\\`*_[\]~!#]/g, (c) => `\\${c}`)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}
+
+/**
+ * A table cell: the figures' own brackets and asterisks (CIs, "extrapolated *") stay as
+ * they are; what could still become markup from a result's text is neutralised: HTML,
+ * code spans, links (`](`), line breaks.
+ */
+export function escapeMarkdownCell(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[\\`]/g, (c) => `\\${c}`)
+    .replace(/\]\(/g, ']\\(')
+    .replace(/!\[/g, '!\\[')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 export function renderTerminalTable(result: RunResult): string {
@@ -158,7 +195,13 @@ function buildTable(
   const rows = meshes.map((mesh) => {
     const meshCells = groupCells.filter((cell) => cell.mesh === mesh).sort((a, b) => a.repeat - b.repeat);
     if (meshCells.length === 0) return [mesh, 'no result', '—', '—', '—', '—', '—', '—', '—', '—'];
-    const latency = (pick: (cell: CellResult) => number) => spreadText(meshCells.map(pick), latencyScale);
+    // Cells without one latency sample (no request in the window) say "no data", never 0 µs.
+    const sampled = meshCells.filter((cell) => cell.load.latencyUs.count > 0);
+    const unsampled = meshCells.length - sampled.length;
+    const latency = (pick: (cell: CellResult) => number) =>
+      sampled.length === 0
+        ? NO_DATA
+        : spreadText(sampled.map(pick), latencyScale) + (unsampled > 0 ? ` (${unsampled} of ${meshCells.length} no data)` : '');
     const saturatedCount = meshCells.filter((cell) => cell.load.saturated).length;
     const saturation =
       saturatedCount === 0
@@ -215,6 +258,9 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
       '% relative to that repeat’s baseline.',
   );
   for (const cell of [...result.cells].sort((a, b) => a.index - b.index)) {
+    if (cell.load.latencyUs.count === 0) {
+      notes.push(`${cell.id}: no latency sample in the measured window (no request completed): its latencies read "${NO_DATA}"`);
+    }
     for (const note of cell.notes) notes.push(`${cell.id}: ${note}`);
   }
   return notes;

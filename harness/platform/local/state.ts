@@ -1,8 +1,10 @@
 // The run's registry of host resources. Each resource is written to state.json *before* it
 // is created, so cleanup works from the file even after SIGKILL; it is removed from the
 // file once it is gone. Cleanup walks the list in reverse order of creation.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { asFileSystemError } from '../../errors.ts';
+import { writeFileAtomic } from '../../results/files.ts';
 import { LIVE_RUNS_DIR } from './names.ts';
 
 export type Resource =
@@ -75,50 +77,78 @@ export class StateFile {
     return this.state.resources;
   }
 
+  /**
+   * Records a resource before it is created. When the file cannot be written (a full disk)
+   * it throws and the resource is not recorded, so the caller must not create it: nothing
+   * exists that the file does not name.
+   */
   register(resource: Resource): void {
-    const key = resourceKey(resource);
-    if (!this.state.resources.some((r) => resourceKey(r) === key)) {
-      this.state.resources.push(resource);
-      this.flush();
-    }
+    this.registerMany([resource]);
   }
 
   release(resource: Resource): void {
-    const key = resourceKey(resource);
-    this.state.resources = this.state.resources.filter((r) => resourceKey(r) !== key);
-    this.flush();
+    this.releaseMany([resource]);
   }
 
   /** register() for many resources with one write of the file (100 pods: 400+ resources). */
   registerMany(resources: readonly Resource[]): void {
-    const keys = new Set(this.state.resources.map(resourceKey));
+    const before = this.state.resources;
+    const keys = new Set(before.map(resourceKey));
+    const added: Resource[] = [];
     for (const resource of resources) {
       const key = resourceKey(resource);
       if (!keys.has(key)) {
         keys.add(key);
-        this.state.resources.push(resource);
+        added.push(resource);
       }
     }
-    this.flush();
+    if (added.length === 0) return;
+    this.state.resources = [...before, ...added];
+    try {
+      this.flush();
+    } catch (error) {
+      this.state.resources = before;
+      throw error;
+    }
   }
 
-  /** release() for many resources with one write of the file. */
+  /**
+   * release() for many resources with one write of the file. The resources are gone either
+   * way: a file that cannot be written then only names a few too many, which `clean` checks
+   * before it removes anything, so a failed write is kept for `flushError` and not thrown
+   * (a teardown must go on).
+   */
   releaseMany(resources: readonly Resource[]): void {
     const keys = new Set(resources.map(resourceKey));
     this.state.resources = this.state.resources.filter((r) => !keys.has(resourceKey(r)));
-    this.flush();
+    this.flushQuietly();
   }
+
+  /** The last write of the file that failed while releasing, if any. */
+  flushError: unknown;
 
   /** Called once everything is gone: the state file stays as a record, the live pointer goes. */
   close(): void {
-    this.flush();
+    this.flushQuietly();
     rmSync(join(LIVE_RUNS_DIR, `${this.state.runId}.state`), { force: true });
   }
 
+  private flushQuietly(): void {
+    try {
+      this.flush();
+      this.flushError = undefined;
+    } catch (error) {
+      this.flushError = error;
+    }
+  }
+
+  /** Atomic (temp file + rename; the temp file removed on failure); a full disk is a HostError naming the file. */
   private flush(): void {
-    const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state, null, 2));
-    renameSync(tmp, this.path);
+    try {
+      writeFileAtomic(this.path, JSON.stringify(this.state, null, 2));
+    } catch (error) {
+      throw asFileSystemError(error, this.path, 'writing the run state');
+    }
   }
 }
 
