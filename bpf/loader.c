@@ -14,7 +14,9 @@
  *   snapshot   {"snapshot":{…}} all figures so far
  *   stop       the final snapshot, then exit 0
  * A failed command answers {"error":"…"}; a fatal error also ends the process non-zero.
- * stdin EOF, SIGINT, SIGTERM or SIGHUP: clean up and exit.
+ * stdin EOF, SIGINT, SIGTERM or SIGHUP: clean up and exit 0. Whatever ends it, the last line
+ * on stderr says why: {"exit":"stop"}, {"exit":"stdin closed"}, {"exit":"stdout closed"} or
+ * {"exit":"signal","signal":"SIGTERM","senderPid":N,"sender":"its command line"}.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,6 +65,12 @@ struct memory_figures {
 
 static struct probe probes[N_PROBES];
 static volatile sig_atomic_t exiting;
+/* Why the loader ends, written to stderr as one JSON line on the way out so the harness can
+ * say it (a loader that exits 0 mid-cell must never be a mystery). */
+enum exit_reason { EXIT_NONE, EXIT_STOP, EXIT_STDIN_EOF, EXIT_STDOUT_CLOSED, EXIT_SIGNAL };
+static volatile sig_atomic_t exit_reason;
+static volatile sig_atomic_t exit_signo;
+static volatile sig_atomic_t exit_sender_pid; /* si_pid: who sent the signal (0: the kernel) */
 static bool verbose;
 static unsigned int max_components = MAX_COMPONENTS;
 static unsigned int mem_interval_ms = 200;
@@ -155,8 +163,11 @@ static void json_string(FILE *out, const char *s)
 static void end_line(void)
 {
 	fputc('\n', stdout);
-	if (fflush(stdout) != 0)
+	if (fflush(stdout) != 0) {
 		exiting = 1;
+		if (exit_reason == EXIT_NONE)
+			exit_reason = EXIT_STDOUT_CLOSED;
+	}
 }
 
 static void reply_error(const char *fmt, ...)
@@ -696,10 +707,62 @@ static bool handle_command(char *line)
 
 /* ------------------------------------------------------------------ main */
 
-static void on_signal(int sig)
+static void on_signal(int sig, siginfo_t *info, void *ucontext)
 {
-	(void)sig;
+	(void)ucontext;
+	if (exit_reason == EXIT_NONE) {
+		exit_reason = EXIT_SIGNAL;
+		exit_signo = sig;
+		exit_sender_pid = info ? info->si_pid : 0;
+	}
 	exiting = 1;
+}
+
+/* The sender's command line, read after the fact (best effort: it may be gone). */
+static void sender_cmdline(pid_t pid, char *out, size_t size)
+{
+	char path[64];
+	out[0] = '\0';
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t n = fread(out, 1, size - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+	out[n] = '\0';
+}
+
+/* One JSON line on stderr: {"exit":"stop"|"stdin closed"|"stdout closed"|"signal", …}. */
+static void report_exit(void)
+{
+	switch (exit_reason) {
+	case EXIT_STOP:
+		fputs("{\"exit\":\"stop\"}\n", stderr);
+		break;
+	case EXIT_STDIN_EOF:
+		fputs("{\"exit\":\"stdin closed\"}\n", stderr);
+		break;
+	case EXIT_STDOUT_CLOSED:
+		fputs("{\"exit\":\"stdout closed\"}\n", stderr);
+		break;
+	case EXIT_SIGNAL: {
+		char cmdline[256];
+		sender_cmdline(exit_sender_pid, cmdline, sizeof(cmdline));
+		fprintf(stderr, "{\"exit\":\"signal\",\"signal\":\"SIG%s\",\"senderPid\":%d,\"sender\":",
+			sigabbrev_np(exit_signo) ? sigabbrev_np(exit_signo) : "?", (int)exit_sender_pid);
+		json_string(stderr, cmdline);
+		fputs("}\n", stderr);
+		break;
+	}
+	default:
+		break;
+	}
+	fflush(stderr);
 }
 
 static void usage(FILE *out)
@@ -798,7 +861,8 @@ int main(int argc, char **argv)
 			*slash = '\0';
 	}
 
-	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: poll() returns EINTR */
+	/* no SA_RESTART: poll() returns EINTR; SA_SIGINFO: the sender's pid for the exit line */
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -887,8 +951,12 @@ int main(int argc, char **argv)
 		ssize_t n = read(STDIN_FILENO, line + line_len, sizeof(line) - 1 - line_len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break; /* EOF: whoever drove us is gone */
+		if (n <= 0) {
+			/* EOF: whoever drove us is gone */
+			if (exit_reason == EXIT_NONE)
+				exit_reason = EXIT_STDIN_EOF;
+			break;
+		}
 		line_len += (size_t)n;
 		line[line_len] = '\0';
 		char *start = line, *nl;
@@ -896,6 +964,8 @@ int main(int argc, char **argv)
 			*nl = '\0';
 			if (!discarding)
 				running = handle_command(start);
+			if (!running && exit_reason == EXIT_NONE)
+				exit_reason = EXIT_STOP;
 			discarding = false;
 			start = nl + 1;
 		}
@@ -909,5 +979,6 @@ int main(int argc, char **argv)
 		}
 	}
 	cleanup();
+	report_exit();
 	return 0;
 }

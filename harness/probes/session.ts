@@ -21,6 +21,25 @@ const READY_TIMEOUT_MS = 60_000;
 const EXIT_GRACE_MS = 5_000;
 const STDERR_KEEP_BYTES = 8192;
 
+const EXIT_LINE = /^\{"exit":/;
+
+/**
+ * Why the loader ended, from the JSON line it writes last on stderr (bpf/loader.c):
+ * "stdin closed", "stop", "SIGTERM from pid 123 (cmd …)"; undefined if it wrote none.
+ */
+export function exitReason(stderr: string): string | undefined {
+  const line = stderr.trim().split('\n').reverse().find((l) => EXIT_LINE.test(l));
+  if (!line) return undefined;
+  try {
+    const exit = JSON.parse(line) as { exit: string; signal?: string; senderPid?: number; sender?: string };
+    if (exit.exit !== 'signal') return exit.exit;
+    const sender = exit.senderPid ? ` from pid ${exit.senderPid}${exit.sender ? ` (${exit.sender.trim()})` : ''}` : ' from the kernel';
+    return `${exit.signal ?? 'a signal'}${sender}`;
+  } catch {
+    return line;
+  }
+}
+
 /** A command the loader refused, or a loader that died. */
 export class ProbeError extends Error {
   constructor(
@@ -71,9 +90,11 @@ class LoaderSession implements ProbeSession {
     child.stdin!.on('error', () => {});
     createInterface({ input: child.stdout! }).on('line', (line) => this.onLine(line));
     this.exitPromise = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': by then stderr is read to its end, the loader's exit line included.
+      child.once('close', (code, signal) => {
         this.exited = true;
-        this.exitDescription = signal ? `killed by ${signal}` : `exited with code ${code}`;
+        const why = exitReason(this.stderrTail);
+        this.exitDescription = (signal ? `killed by ${signal}` : `exited with code ${code}`) + (why ? ` (${why})` : '');
         process.off('exit', this.killOnParentExit);
         this.failAll(new ProbeError(`probe loader ${this.exitDescription}${this.stderrSummary()}`));
         resolve();
@@ -208,7 +229,8 @@ class LoaderSession implements ProbeSession {
   }
 
   private signalGroup(signal: NodeJS.Signals): void {
-    if (this.exited) return;
+    // Once the loader is reaped its pid (and group id) may be reused: never signal it then.
+    if (this.exited || this.child.exitCode !== null || this.child.signalCode !== null) return;
     try {
       process.kill(-this.loaderPid, signal); // its own process group (detached)
     } catch {
@@ -217,7 +239,7 @@ class LoaderSession implements ProbeSession {
   }
 
   private stderrSummary(): string {
-    const tail = this.stderrTail.trim().split('\n').slice(-5).join('\n');
+    const tail = this.stderrTail.trim().split('\n').filter((l) => !EXIT_LINE.test(l)).slice(-5).join('\n');
     return tail ? `: ${tail}` : '';
   }
 }

@@ -4,7 +4,7 @@
 // SIGKILLed. Needs root and bpf/build (make -C bpf).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
@@ -100,6 +100,33 @@ describe('probe loader lifecycle', { timeout: 120_000 }, () => {
       assert.ok(figures.components.self!.cpuSeconds! >= 0);
     } finally {
       await session.stop();
+    }
+  });
+
+  it('a loader that ends mid-session says why: its stdin cut on purpose, or a signal and who sent it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshbench-loader-cut-'));
+    try {
+      // The real loader behind a relay that forwards the harness's commands for 2 s, then
+      // closes the loader's stdin: the session must report "stdin closed", not just "code 0".
+      const relay = join(dir, 'loader');
+      writeFileSync(relay, `#!/bin/sh\ntimeout 2 cat | exec ${DEFAULT_LOADER_PATH} "$@"\n`, { mode: 0o755 });
+      const cut = await startProbes({ probes: ['cpu'], loaderPath: relay });
+      await cut.track({ id: 'self', tgids: [process.pid] });
+      await cut.start();
+      await waitFor(() => processEnded(cut.loaderPid), 6000, 'the loader has seen its stdin close');
+      await assert.rejects(cut.snapshot(), (e: unknown) => e instanceof ProbeError && /exited with code 0 \(stdin closed\)/.test(e.message));
+      await cut.kill();
+
+      const signalled = await startProbes({ probes: ['cpu'] });
+      process.kill(signalled.loaderPid, 'SIGTERM');
+      await waitFor(() => processEnded(signalled.loaderPid), 5000, 'the loader has taken the SIGTERM');
+      await assert.rejects(
+        signalled.snapshot(),
+        (e: unknown) => e instanceof ProbeError && new RegExp(`exited with code 0 \\(SIGTERM from pid ${process.pid} `).test(e.message),
+      );
+      await signalled.kill();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
