@@ -56,3 +56,13 @@ fi
 make -s -C bpf >&2
 # The native load driver and workload server (libnghttp2), likewise.
 make -s -C native >&2
+
+# The CLI on the PATH, so `meshbench …` runs as the README writes it (npm does not link a
+# package's own bin inside its own folder, so `npx meshbench` cannot): a symlink to this
+# clone's bin/meshbench.js in /usr/local/bin, re-pointed when another clone ran set-up last.
+bin_target="$PWD/bin/meshbench.js"
+bin_link=/usr/local/bin/meshbench
+if [ "$(readlink "$bin_link" 2>/dev/null || true)" != "$bin_target" ]; then
+  ln -sfn "$bin_target" "$bin_link"
+  say "meshbench is on the PATH: $bin_link → $bin_target"
+fi
