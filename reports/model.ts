@@ -8,9 +8,10 @@ import { mergeDistributions, percentileCurve } from '../harness/analysis/latency
 import { medianOf, spreadOf } from '../harness/analysis/stats.ts';
 import { formatRps, formatUs } from '../harness/results/summary.ts';
 import type { CellResult, RunResult } from '../harness/results/types.ts';
+import { meshModule, meshModules, registeredMesh } from '../harness/mesh/index.ts';
 import { planCells } from '../harness/scenario/plan.ts';
 import { scalingCharts } from './scaling.ts';
-import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../harness/scenario/types.ts';
+import { PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../harness/scenario/types.ts';
 import {
   latencyCurveSpec,
   overheadSpec,
@@ -26,21 +27,6 @@ import {
 export const REPORT_QUESTION =
   'What does a service mesh’s data plane cost — sidecar proxies versus an eBPF per-node data path — in latency, throughput, CPU and memory, and how does that grow with the services on a node?';
 
-/** What each data path is, for readers (DESIGN.md, "The data paths"). */
-export const MESH_DESCRIPTIONS: Record<MeshName, string> = {
-  baseline: 'no mesh: client → service VIP → server, kube-proxy style iptables DNAT on the node',
-  sidecar: 'a proxy in every pod: client → client’s sidecar → server’s sidecar → server (iptables capture, as Istio)',
-  ebpf: 'eBPF socket-level load balancing to one proxy per node: client → node proxy → server (as Cilium with Envoy)',
-  'ebpf-l4': 'eBPF socket-level load balancing straight to the backend, no proxy: client → server (as Cilium, L4 only)',
-};
-
-/** How the verdict names each data path. */
-const MESH_PHRASES: Record<MeshName, string> = {
-  baseline: 'no mesh',
-  sidecar: 'sidecar proxies',
-  ebpf: 'the eBPF path with a node proxy',
-  'ebpf-l4': 'the eBPF L4 path (no proxy)',
-};
 
 /** The probes' own cost over all measured windows (kernel bpf_stats and /proc). */
 export interface ProbeCost {
@@ -100,7 +86,8 @@ export function cellGroups(result: RunResult): CellGroup[] {
 }
 
 export function meshesIn(cells: readonly CellResult[]): MeshName[] {
-  return MESH_NAMES.filter((m) => cells.some((c) => c.mesh === m));
+  const inCells = new Set<string>(cells.map((c) => c.mesh));
+  return [...meshModules().map((m) => m.name).filter((m) => inCells.has(m)), ...[...inCells].filter((m) => !registeredMesh(m)).sort()] as MeshName[];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -152,7 +139,7 @@ function excludes(m: MetricComparison): boolean {
 export function verdictSentence(result: RunResult, groups: readonly CellGroup[], comparisons: readonly MeshComparison[]): string {
   if (result.cells.length === 0) return 'Nothing was measured in this run, so there is no answer yet; the notes below say why.';
   // The group with the most services: the closest to a filled node.
-  const group = [...groups].filter((g) => g.cells.some((c) => c.mesh === 'baseline')).sort((a, b) => b.services - a.services || PROTOCOLS.indexOf(a.protocol) - PROTOCOLS.indexOf(b.protocol))[0];
+  const group = [...groups].filter((g) => g.cells.some((c) => c.mesh === REFERENCE_MESH)).sort((a, b) => b.services - a.services || PROTOCOLS.indexOf(a.protocol) - PROTOCOLS.indexOf(b.protocol))[0];
   if (!group) return 'No baseline (no-mesh) cells were measured, so no mesh’s cost can be stated; the tables below give the raw figures.';
   const rows = comparisons.filter((c) => c.protocol === group.protocol && c.services === group.services);
   const parts = rows.flatMap((row) => {
@@ -161,8 +148,8 @@ export function verdictSentence(result: RunResult, groups: readonly CellGroup[],
     const c = p50.change;
     const interval = `95 % CI ${signedUs(c.low)} to ${signedUs(c.high)}`;
     return excludes(p50)
-      ? [`${MESH_PHRASES[row.mesh]} ${signedUs(c.estimate)} (${signedPct(c.estimatePct)}; ${interval})`]
-      : [`${MESH_PHRASES[row.mesh]} ${signedUs(c.estimate)} (${interval}: not distinguishable from no mesh)`];
+      ? [`${meshModule(row.mesh).phrase} ${signedUs(c.estimate)} (${signedPct(c.estimatePct)}; ${interval})`]
+      : [`${meshModule(row.mesh).phrase} ${signedUs(c.estimate)} (${interval}: not distinguishable from no mesh)`];
   });
   const load = result.scenario.load;
   const where =

@@ -6,9 +6,11 @@ import { METRICS, type MeshComparison } from '../harness/analysis/compare.ts';
 import { medianOf } from '../harness/analysis/stats.ts';
 import { formatRps, formatUs } from '../harness/results/summary.ts';
 import type { CellResult, RunResult } from '../harness/results/types.ts';
+import { meshModule } from '../harness/mesh/index.ts';
+import { REFERENCE_MESH } from '../harness/scenario/types.ts';
 import { chartSlot, escapeHtml, htmlTable, page } from './html.ts';
 import { hasScalingSection, scalingSection } from './scaling.ts';
-import { buildReportModel, changeText, MESH_DESCRIPTIONS, meshesIn, pText, type CellGroup, type ReportModel } from './model.ts';
+import { buildReportModel, changeText, meshesIn, pText, type CellGroup, type ReportModel } from './model.ts';
 
 export const REPORT_FILE = 'report.html';
 
@@ -79,7 +81,7 @@ function groupSection(group: CellGroup, model: ReportModel): string {
     const cells = group.cells.filter((c) => c.mesh === mesh);
     const comparison = comparisons.find((c) => c.mesh === mesh);
     const delta = (name: 'p50' | 'p99') => {
-      if (mesh === 'baseline') return '—';
+      if (mesh === REFERENCE_MESH) return '—';
       const m = comparison?.metrics.find((x) => x.metric === name);
       return m ? `${changeText(m, '\n')}\np ${pText(m)}` : 'n/a';
     };
@@ -169,7 +171,7 @@ function environmentSection(result: RunResult): string {
     env.placement.driverCpus === '' && env.placement.podCpus === ''
       ? 'not pinned: the load driver shares CPUs with what it measures'
       : `load driver on CPUs ${env.placement.driverCpus || '(any)'}, pods on CPUs ${env.placement.podCpus || '(any)'}`;
-  const meshes = result.scenario.meshes.map((m): [string, string] => [m, MESH_DESCRIPTIONS[m]]);
+  const meshes = result.scenario.meshes.map((m): [string, string] => [m, meshModule(m).description]);
   return [
     `<section id="environment">`,
     `<h2>Environment</h2>`,

@@ -30,7 +30,7 @@ export interface ScalingChartRow {
 export function scalingSpec(title: string, subtitle: string, yTitle: string, rows: readonly ScalingChartRow[], log = false): TopLevelSpec {
   const x = { field: 'services', type: 'quantitative' as const, title: 'services on the node', scale: { zero: true } };
   const yScale = log ? { scale: { type: 'log' as const } } : {};
-  const color = { field: 'mesh', type: 'nominal' as const, title: 'data path', scale: meshScale };
+  const color = { field: 'mesh', type: 'nominal' as const, title: 'data path', scale: meshScale() };
   return {
     $schema: SCHEMA,
     title: { text: title, subtitle },

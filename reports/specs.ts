@@ -2,18 +2,20 @@
 // inline, so a spec renders the same in the browser (report.html) and in Node (SVG for
 // summary.md) and can be snapshot-tested as JSON.
 import type { TopLevelSpec } from 'vega-lite';
-import { MESH_NAMES } from '../harness/scenario/types.ts';
+import { meshModules } from '../harness/mesh/index.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
-/** One colour per data path, the same in every chart. */
-const MESH_COLORS: Record<string, string> = {
-  baseline: '#4c4c4c',
-  sidecar: '#d1495b',
-  ebpf: '#2e86ab',
-  'ebpf-l4': '#66a182',
-};
-export const meshScale = { domain: [...MESH_NAMES], range: MESH_NAMES.map((m) => MESH_COLORS[m]!) };
+/** One colour per data path, the same in every chart: each mesh module's own (harness/mesh/). */
+export function meshScale(): { domain: string[]; range: string[] } {
+  const meshes = meshModules();
+  return { domain: meshes.map((m) => m.name), range: meshes.map((m) => m.colour) };
+}
+
+/** The meshes in the order every chart lists them. */
+export function meshOrder(): string[] {
+  return meshModules().map((m) => m.name);
+}
 
 /** Component roles, in the order a request meets them. */
 export const ROLE_ORDER = ['client-sidecar', 'node-proxy', 'server-sidecar', 'server-app'];
@@ -80,7 +82,7 @@ export function latencyCurveSpec(title: string, subtitle: string, rows: readonly
         axis: { values: tailTicks(maxInverseTail), labelExpr: "format(100 - 100 / datum.value, '.6~f') + '%'", grid: true },
       },
       y: { field: 'latencyUs', type: 'quantitative', title: 'latency (µs, log scale)', scale: { type: 'log' } },
-      color: { field: 'mesh', type: 'nominal', title: 'data path', scale: meshScale },
+      color: { field: 'mesh', type: 'nominal', title: 'data path', scale: meshScale() },
       tooltip: [
         { field: 'mesh', type: 'nominal', title: 'data path' },
         { field: 'percentile', type: 'quantitative', title: 'percentile', format: '.4~f' },
@@ -123,18 +125,18 @@ export function overheadSpec(title: string, subtitle: string, rows: readonly Ove
         {
           mark: { type: 'rule', strokeWidth: 2.5 },
           encoding: {
-            y: { field: 'mesh', type: 'nominal', title: null, sort: [...MESH_NAMES] },
+            y: { field: 'mesh', type: 'nominal', title: null, sort: meshOrder() },
             x: { field: 'lowUs', type: 'quantitative', title: 'Δ vs baseline (µs), 95 % CI' },
             x2: { field: 'highUs' },
-            color: { field: 'mesh', type: 'nominal', scale: meshScale, legend: null },
+            color: { field: 'mesh', type: 'nominal', scale: meshScale(), legend: null },
           },
         },
         {
           mark: { type: 'point', filled: true, size: 70 },
           encoding: {
-            y: { field: 'mesh', type: 'nominal', sort: [...MESH_NAMES] },
+            y: { field: 'mesh', type: 'nominal', sort: meshOrder() },
             x: { field: 'deltaUs', type: 'quantitative' },
-            color: { field: 'mesh', type: 'nominal', scale: meshScale, legend: null },
+            color: { field: 'mesh', type: 'nominal', scale: meshScale(), legend: null },
             tooltip: [
               { field: 'mesh', type: 'nominal', title: 'data path' },
               { field: 'metric', type: 'nominal' },
@@ -180,9 +182,9 @@ export function throughputSpec(title: string, subtitle: string, rows: readonly T
         {
           mark: { type: 'bar', opacity: 0.85 },
           encoding: {
-            x: { field: 'mesh', type: 'nominal', title: null, sort: [...MESH_NAMES], axis: { labelAngle: 0 } },
+            x: { field: 'mesh', type: 'nominal', title: null, sort: meshOrder(), axis: { labelAngle: 0 } },
             y: { field: 'achievedRps', type: 'quantitative', title: 'achieved req/s (median)' },
-            color: { field: 'mesh', type: 'nominal', title: 'data path', scale: meshScale },
+            color: { field: 'mesh', type: 'nominal', title: 'data path', scale: meshScale() },
             tooltip: [
               { field: 'mesh', type: 'nominal', title: 'data path' },
               { field: 'achievedRps', type: 'quantitative', title: 'achieved req/s', format: ',.1f' },
@@ -196,7 +198,7 @@ export function throughputSpec(title: string, subtitle: string, rows: readonly T
         {
           mark: { type: 'rule', color: '#222', strokeWidth: 1.5 },
           encoding: {
-            x: { field: 'mesh', type: 'nominal', sort: [...MESH_NAMES] },
+            x: { field: 'mesh', type: 'nominal', sort: meshOrder() },
             y: { field: 'minRps', type: 'quantitative' },
             y2: { field: 'maxRps' },
           },
@@ -204,7 +206,7 @@ export function throughputSpec(title: string, subtitle: string, rows: readonly T
         {
           mark: { type: 'tick', color: '#000', thickness: 2, size: 30, strokeDash: [4, 2] },
           encoding: {
-            x: { field: 'mesh', type: 'nominal', sort: [...MESH_NAMES] },
+            x: { field: 'mesh', type: 'nominal', sort: meshOrder() },
             y: { field: 'askedRps', type: 'quantitative' },
           },
         },
@@ -249,7 +251,7 @@ export function usageSpec(
       height: 220,
       mark: { type: 'bar' },
       encoding: {
-        x: { field: 'mesh', type: 'nominal', title: null, sort: [...MESH_NAMES], axis: { labelAngle: 0 } },
+        x: { field: 'mesh', type: 'nominal', title: null, sort: meshOrder(), axis: { labelAngle: 0 } },
         y: { field: 'value', type: 'quantitative', title: axisTitle, stack: 'zero' },
         color: { field: 'role', type: 'nominal', title: 'component', scale },
         order: { field: 'roleOrder', type: 'quantitative' },
@@ -297,7 +299,7 @@ export function trendSpec(title: string, subtitle: string, axisTitle: string, ro
         encoding: {
           x: { field: 'startedAt', type: 'temporal', title: 'run', axis: { format: '%b %d', labelAngle: 0 } },
           y: { field: 'value', type: 'quantitative', title: axisTitle, scale: { zero: false } },
-          color: { field: 'mesh', type: 'nominal', title: 'data path', scale: meshScale },
+          color: { field: 'mesh', type: 'nominal', title: 'data path', scale: meshScale() },
         },
       },
       {
@@ -305,7 +307,7 @@ export function trendSpec(title: string, subtitle: string, axisTitle: string, ro
         encoding: {
           x: { field: 'startedAt', type: 'temporal' },
           y: { field: 'value', type: 'quantitative' },
-          color: { field: 'mesh', type: 'nominal', scale: meshScale },
+          color: { field: 'mesh', type: 'nominal', scale: meshScale() },
           href: { field: 'href', type: 'nominal' },
           tooltip: [
             { field: 'runId', type: 'nominal', title: 'run' },

@@ -2,7 +2,7 @@
 // permutation p-value: a mesh against the baseline within a run (the report), and the same
 // cell group across two runs (the regression gate). Pure and seeded.
 import type { CellResult } from '../results/types.ts';
-import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../scenario/types.ts';
+import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
 import { cellUsage } from './efficiency.ts';
 import { decodeLatencyHistogram, sampledPercentileUs, type LatencyDistribution } from './latency.ts';
 import { differenceOfMedians, permutationTest, seedFrom, spreadOf, type DifferenceEstimate, type Spread, type Unit } from './stats.ts';
@@ -156,8 +156,8 @@ export function compareMeshesToBaseline(cells: readonly CellResult[], options: C
   }
   const comparisons: MeshComparison[] = [];
   for (const group of [...groups.values()].sort(byGroupOrder)) {
-    if (group.mesh === 'baseline') continue;
-    const baseline = groups.get(groupId({ mesh: 'baseline', protocol: group.protocol, services: group.services }));
+    if (group.mesh === REFERENCE_MESH) continue;
+    const baseline = groups.get(groupId({ mesh: REFERENCE_MESH, protocol: group.protocol, services: group.services }));
     if (!baseline) continue;
     const metrics = compareCellSets(sortByRepeat(baseline.cells), sortByRepeat(group.cells), `mesh|${groupId(group)}`, options);
     comparisons.push({ mesh: group.mesh, protocol: group.protocol, services: group.services, metrics });

@@ -6,7 +6,7 @@
 // Percentages are per-repeat too (difference / that repeat's baseline), then the median.
 import { median } from 'simple-statistics';
 import type { CellResult, MeshOverhead } from '../results/types.ts';
-import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../scenario/types.ts';
+import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
 
 interface PairDeltas {
   p50Us: number[];
@@ -26,12 +26,12 @@ interface PairDeltas {
 export function computeOverhead(cells: readonly CellResult[]): MeshOverhead[] {
   const baselineByKey = new Map<string, CellResult>();
   for (const cell of cells) {
-    if (cell.mesh === 'baseline') baselineByKey.set(pairKey(cell.protocol, cell.services, cell.repeat), cell);
+    if (cell.mesh === REFERENCE_MESH) baselineByKey.set(pairKey(cell.protocol, cell.services, cell.repeat), cell);
   }
 
   const deltasByGroup = new Map<string, { mesh: MeshName; protocol: Protocol; services: number; deltas: PairDeltas }>();
   for (const cell of cells) {
-    if (cell.mesh === 'baseline') continue;
+    if (cell.mesh === REFERENCE_MESH) continue;
     const baseline = baselineByKey.get(pairKey(cell.protocol, cell.services, cell.repeat));
     if (!baseline) continue;
     const groupKey = `${cell.mesh}|${cell.protocol}|${cell.services}`;

@@ -1,9 +1,12 @@
-// baseline: no mesh. kube-proxy-style iptables DNAT from each VIP to its backend pods, in
-// the node netns (nat PREROUTING). Pod routes are /32 veths through the node, so replies
-// pass back through the node's conntrack and are un-NATed there.
+// baseline: no mesh, the reference every other data path is compared with. Locally
+// kube-proxy-style iptables DNAT from each VIP to its backend pods, in the node netns (nat
+// PREROUTING); pod routes are /32 veths through the node, so replies pass back through the
+// node's conntrack and are un-NATed there. On Kubernetes the cluster's own service data
+// path (kube-proxy's iptables DNAT on the kube flavour) carries client → service VIP → server.
 import { run } from '../exec.ts';
+import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import { chainName } from '../platform/local/names.ts';
-import type { Component, Mesh, MeshContext, Service } from './types.ts';
+import type { Component, KubeMesh, Mesh, MeshContext, MeshModule, Service } from './types.ts';
 
 export function renderServiceDnatRules(runId: string, services: Service[]): string {
   const chain = chainName(runId, 'SERVICES');
@@ -52,3 +55,36 @@ export class BaselineMesh implements Mesh {
     return counters;
   }
 }
+
+export class BaselineKubeMesh implements KubeMesh {
+  readonly name = 'baseline';
+  readonly path = 'client → service VIP (kube-proxy iptables DNAT on the node) → server';
+  namespaceLabels(): Record<string, string> {
+    // Explicit, so a cluster that injects sidecars by default does not add one.
+    return { 'istio-injection': 'disabled' };
+  }
+  objects(): Manifest[] {
+    return [];
+  }
+  containers(): [] {
+    return [];
+  }
+  pathCounters(): [] {
+    return [];
+  }
+  notes(): string[] {
+    return [];
+  }
+}
+
+export const baseline: MeshModule<'baseline'> = {
+  name: 'baseline',
+  description: 'no mesh: client → service VIP → server, kube-proxy style iptables DNAT on the node',
+  phrase: 'no mesh',
+  colour: '#4c4c4c',
+  requires: { local: ['iptables'], cluster: 'nothing', flavour: 'kube' },
+  clusterNotes: (found, context) =>
+    found.cilium ? [`baseline on context ${context} uses the cluster's own data path (Cilium ${found.cilium}), not kube-proxy`] : [],
+  local: () => new BaselineMesh(),
+  kube: () => new BaselineKubeMesh(),
+};

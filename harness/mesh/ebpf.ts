@@ -3,11 +3,22 @@
 // listener (the VIP is lost at that point, so each service gets its own port), and
 // getpeername4 gives the client back the VIP. No iptables rules anywhere. Path:
 // client → node proxy → server.
+//
+// On Kubernetes: Cilium with its eBPF kube-proxy replacement, and an L7 CiliumNetworkPolicy
+// on the server pods that makes every request to them pass the per-node Envoy on the
+// server's node: the same HTTP parsing and routing work a sidecar does, once per node
+// instead of twice per request. client → node Envoy → server.
+import { CiliumNetworkPolicy } from '../platform/kubernetes/ciliumPolicy.ts';
+import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import { bpfPinDir } from '../platform/local/names.ts';
 import type { RunningProxy } from '../proxy/types.ts';
+import { l7ForwardedCounter, nodeEnvoyContainer } from './cilium.ts';
 import { loadSockLb, type SockLb, type SockLbService } from './sockLb.ts';
 import { serviceRoutes } from './sidecar.ts';
-import { NODE_PROXY_PORT_BASE, type Component, type Mesh, type MeshContext } from './types.ts';
+import {
+  NODE_PROXY_PORT_BASE, type Component, type KubeMesh, type Mesh, type MeshContainer, type MeshContext,
+  type MeshManifestContext, type MeshModule, type PathCounter,
+} from './types.ts';
 
 /** Attaches the socket LB to the run's cgroup with the given VIP → backend map; registered before creation. */
 export async function installSockLb(ctx: MeshContext, services: SockLbService[]): Promise<SockLb> {
@@ -71,3 +82,61 @@ export class EbpfMesh implements Mesh {
     return counters;
   }
 }
+
+export class EbpfKubeMesh implements KubeMesh {
+  readonly name = 'ebpf';
+  readonly path = 'client → (eBPF socket LB) → per-node Envoy on the server node (L7 policy) → server';
+  readonly provenBy = { counter: 'node-proxy.l7-forwarded', note: 'no request counted by the node proxy: the L7 path is not proven' };
+
+  namespaceLabels(): Record<string, string> {
+    return { 'istio-injection': 'disabled' };
+  }
+
+  objects(ctx: MeshManifestContext): Manifest[] {
+    return [
+      new CiliumNetworkPolicy({
+        metadata: { name: 'l7-http-to-servers', namespace: ctx.namespace, labels: { ...ctx.labels } },
+        spec: {
+          description: 'meshbench ebpf mesh: HTTP to the servers passes the per-node Envoy (L7 rule, allows every GET)',
+          endpointSelector: { matchLabels: { ...ctx.serverSelector } },
+          ingress: [
+            {
+              fromEndpoints: [{ matchLabels: { ...ctx.clientSelector } }],
+              toPorts: [{ ports: [{ port: String(ctx.appPort), protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/.*' }] } }],
+            },
+          ],
+        },
+      }),
+    ];
+  }
+
+  containers(): MeshContainer[] {
+    return [nodeEnvoyContainer()];
+  }
+
+  pathCounters(): PathCounter[] {
+    return [l7ForwardedCounter()];
+  }
+
+  notes(): string[] {
+    return [];
+  }
+}
+
+export const ebpf: MeshModule<'ebpf'> = {
+  name: 'ebpf',
+  description: 'eBPF socket-level load balancing to one proxy per node: client → node proxy → server (as Cilium with Envoy)',
+  phrase: 'the eBPF path with a node proxy',
+  colour: '#2e86ab',
+  requires: {
+    local: ['proxy', 'bpf-objects'],
+    cluster: 'cilium-l7',
+    flavour: 'cilium',
+    kindTool: { tool: 'cilium', why: 'installs Cilium for the ebpf meshes' },
+  },
+  clusterProxy: (versions) => `cilium-envoy (Cilium ${versions.cilium})`,
+  clusterNotes: (found) =>
+    found.ciliumEnvoy ? [] : ['ebpf: Cilium runs its Envoy inside the agent (no cilium-envoy DaemonSet): node-proxy figures are not separable'],
+  local: () => new EbpfMesh(),
+  kube: () => new EbpfKubeMesh(),
+};

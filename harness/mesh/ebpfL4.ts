@@ -1,9 +1,15 @@
 // ebpf-l4: Cilium's kube-proxy replacement at L3/L4 only. The same cgroup/connect4 socket
 // LB, but the BPF map sends VIP:port straight to a backend pod (random choice among the
 // endpoints). No proxy, no iptables. Path: client → server.
+//
+// On Kubernetes: Cilium's eBPF data path alone (kube-proxy replacement: the service VIP is
+// resolved at connect() by the socket LB), no L7 policy, so no proxy on the path. The L7
+// counter is read to show it stays at zero.
+import type { Manifest } from '../platform/kubernetes/manifests.ts';
+import { l7ForwardedCounter, nodeEnvoyContainer } from './cilium.ts';
 import type { SockLb } from './sockLb.ts';
 import { installSockLb, rewriteCounters } from './ebpf.ts';
-import type { Component, Mesh, MeshContext } from './types.ts';
+import type { Component, KubeMesh, Mesh, MeshContainer, MeshContext, MeshModule, PathCounter } from './types.ts';
 
 export class EbpfL4Mesh implements Mesh {
   readonly name = 'ebpf-l4' as const;
@@ -31,3 +37,40 @@ export class EbpfL4Mesh implements Mesh {
     return rewriteCounters(this.lb!);
   }
 }
+
+export class EbpfL4KubeMesh implements KubeMesh {
+  readonly name = 'ebpf-l4';
+  readonly path = 'client → (eBPF socket LB rewrites the VIP at connect) → server';
+
+  namespaceLabels(): Record<string, string> {
+    return { 'istio-injection': 'disabled' };
+  }
+  objects(): Manifest[] {
+    return [];
+  }
+  containers(): MeshContainer[] {
+    // Watched although off the path: an idle node proxy should cost nothing, and the figures show it.
+    return [nodeEnvoyContainer()];
+  }
+  pathCounters(): PathCounter[] {
+    return [l7ForwardedCounter()];
+  }
+  notes(): string[] {
+    return [];
+  }
+}
+
+export const ebpfL4: MeshModule<'ebpf-l4'> = {
+  name: 'ebpf-l4',
+  description: 'eBPF socket-level load balancing straight to the backend, no proxy: client → server (as Cilium, L4 only)',
+  phrase: 'the eBPF L4 path (no proxy)',
+  colour: '#66a182',
+  requires: {
+    local: ['bpf-objects'],
+    cluster: 'cilium',
+    flavour: 'cilium',
+    kindTool: { tool: 'cilium', why: 'installs Cilium for the ebpf meshes' },
+  },
+  local: () => new EbpfL4Mesh(),
+  kube: () => new EbpfL4KubeMesh(),
+};

@@ -1,7 +1,12 @@
-// One interface per data path: a mesh installs its node-wide parts, attaches its per-pod
-// parts, says which processes play which role, and proves its path with counters.
+// One module per data path (harness/mesh/<name>.ts, registered in harness/mesh/index.ts):
+// its name, how reports describe and colour it, what it requires of a platform, its local
+// implementation (Mesh: installs its node-wide parts, attaches its per-pod parts, says which
+// processes play which role, proves its path with counters) and its Kubernetes part
+// (KubeMesh: namespace labels, objects, watched containers, path counters).
 import type { MeshName } from '../scenario/types.ts';
 import type { LocalCluster, Pod } from '../platform/local/cluster.ts';
+import type { Manifest } from '../platform/kubernetes/manifests.ts';
+import type { ClusterFlavour } from '../platform/kubernetes/names.ts';
 import type { Proxy } from '../proxy/types.ts';
 
 /** A Kubernetes-style service: a VIP:port in 198.19/16 in front of server pods. */
@@ -35,7 +40,7 @@ export interface MeshContext {
 }
 
 export interface Mesh {
-  readonly name: MeshName;
+  readonly name: string;
   /** Human description of the request path, for reports. */
   readonly path: string;
   /** Node-wide parts: iptables service rules, the node proxy, bpf programs. */
@@ -56,3 +61,108 @@ export const SIDECAR_INBOUND_PORT = 15006;
 export const SIDECAR_UID = 1337;
 /** The node proxy gives service n its own listener port, base + n (the VIP is lost at connect4). */
 export const NODE_PROXY_PORT_BASE = 20000;
+
+// ---------------------------------------------------------------------------------------
+// The Kubernetes part of a mesh
+
+export interface MeshManifestContext {
+  namespace: string;
+  /** Labels every object of the cell carries (run, cell, managed-by). */
+  labels: Record<string, string>;
+  /** Pod label selecting the cell's server pods / client pod. */
+  serverSelector: Record<string, string>;
+  clientSelector: Record<string, string>;
+  appPort: number;
+}
+
+/** A container the harness watches, found by pod label and container name. */
+export interface MeshContainer {
+  /** Component role, as on the local platform. */
+  role: 'client-sidecar' | 'server-sidecar' | 'node-proxy';
+  /** Where to find the pods: the cell's namespace, or a system namespace (node proxy). */
+  namespace: 'cell' | string;
+  labelSelector: string;
+  container: string;
+}
+
+/** A Prometheus counter on some pods' metrics port whose increase over the cell proves the path. */
+export interface PathCounter {
+  /** Name in the cell's `path` record, e.g. `server-sidecar.requests`. */
+  name: string;
+  namespace: 'cell' | string;
+  labelSelector: string;
+  /** Only pods on the servers' node (node proxies). */
+  serversNodeOnly: boolean;
+  port: number;
+  path: string;
+  /** Metric name and label matchers; matching samples are summed. */
+  metric: string;
+  labels: Record<string, string>;
+}
+
+/** What an existing cluster was found to run (read-only check before a run). */
+export interface ClusterMeshesFound {
+  istio?: string;
+  cilium?: string;
+  ciliumConfig?: Record<string, string>;
+  ciliumEnvoy: boolean;
+}
+
+export interface KubeMesh {
+  readonly name: string;
+  /** The request path, for reports. */
+  readonly path: string;
+  namespaceLabels(): Record<string, string>;
+  objects(ctx: MeshManifestContext): Manifest[];
+  containers(): MeshContainer[];
+  pathCounters(): PathCounter[];
+  /** A container every pod of the cell must have (an injected sidecar); the cell fails without it. */
+  readonly injectedContainer?: string;
+  /** The path counter that must be above zero for the path to be proven, and the note when it is not. */
+  readonly provenBy?: { counter: string; note: string };
+  /** Notes for the cell result: what the data path did (and did not) do. */
+  notes(): string[];
+}
+
+// ---------------------------------------------------------------------------------------
+// The module
+
+/** What the local platform must have for a mesh (doctor names the checks by these). */
+export type LocalNeed = 'iptables' | 'proxy' | 'bpf-objects';
+
+/** What a cluster must run for a mesh (checked before a run on an existing cluster). */
+export type ClusterNeed = 'nothing' | 'istio' | 'cilium' | 'cilium-l7';
+
+export interface MeshRequirements {
+  local: readonly LocalNeed[];
+  cluster: ClusterNeed;
+  /** The kind cluster flavour its cells run on. */
+  flavour: ClusterFlavour;
+  /** The CLI a kind run installs the mesh's control plane with. */
+  kindTool?: { tool: 'istioctl' | 'cilium'; why: string };
+}
+
+/** The versions of the meshes' control planes a kind run installs or a cluster must run. */
+export interface MeshVersions {
+  istio: string;
+  cilium: string;
+}
+
+export interface MeshModule<N extends string = MeshName> {
+  readonly name: N;
+  /** One sentence on the request path and what intercepts it, for reports. */
+  readonly description: string;
+  /** How prose names it: "the sidecar path". */
+  readonly phrase: string;
+  /** Its colour in every chart. */
+  readonly colour: `#${string}`;
+  readonly requires: MeshRequirements;
+  /** The L7 proxy it puts on a cluster's path, named with its version; undefined for none. */
+  clusterProxy?(versions: MeshVersions): string;
+  /** Notes on an existing cluster's data path for this mesh (e.g. no separable node proxy). */
+  clusterNotes?(found: ClusterMeshesFound, context: string): string[];
+  /** A fresh local implementation for one cell. */
+  local(): Mesh;
+  /** A fresh Kubernetes part for one cell. */
+  kube(): KubeMesh;
+}

@@ -13,7 +13,7 @@
 import { median } from 'simple-statistics';
 import { computeOverhead } from '../analysis/overhead.ts';
 import { planCells } from '../scenario/plan.ts';
-import { MESH_NAMES, PROTOCOLS, type MeshName, type Protocol } from '../scenario/types.ts';
+import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
 import { componentTables, probeCostNote } from './components.ts';
 import { scalingNotes, scalingTables } from './scalingTables.ts';
 import type { CellResult, MeshOverhead, RunResult } from './types.ts';
@@ -209,7 +209,7 @@ function buildTable(
         : saturatedCount === meshCells.length
           ? ' ⚠ saturated'
           : ` ⚠ saturated (${saturatedCount} of ${meshCells.length})`;
-    const deltas = mesh === 'baseline' ? undefined : overhead(mesh, protocol, services);
+    const deltas = mesh === REFERENCE_MESH ? undefined : overhead(mesh, protocol, services);
     return [
       mesh,
       latency((cell) => cell.load.latencyUs.p50),

@@ -124,3 +124,5 @@ export interface Cell {
   /** Position in the run's interleaved order (0-based). */
   index: number;
 }
+/** The no-mesh reference every other data path is compared with. */
+export const REFERENCE_MESH: MeshName = 'baseline';

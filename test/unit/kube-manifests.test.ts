@@ -15,7 +15,7 @@ import { CiliumNetworkPolicy } from '../../harness/platform/kubernetes/ciliumPol
 import {
   PROBE_CAPABILITIES, cellObjects, loadJob, loadSpec, probeObjects, toPlain, toYaml, validateManifests, type CellManifestInput, type Manifest,
 } from '../../harness/platform/kubernetes/manifests.ts';
-import { createKubeMesh } from '../../harness/platform/kubernetes/meshes/index.ts';
+import { createKubeMesh } from '../../harness/mesh/index.ts';
 import { CELL_LABEL, PROBES_NAME, RUN_LABEL, cellNamespace } from '../../harness/platform/kubernetes/names.ts';
 import { cellId } from '../../harness/scenario/plan.ts';
 import { MESH_NAMES, type LoadSettings, type MeshName } from '../../harness/scenario/types.ts';

@@ -14,9 +14,8 @@ import { sumPrometheusCounter, type KubeClient } from './kube.ts';
 import {
   SERVER_SELECTOR, cellObjects, loadJob, loadSpec, toPlain, type CellManifestInput,
 } from './manifests.ts';
-import { createKubeMesh } from './meshes/index.ts';
-import { ISTIO_PROXY_CONTAINER } from './meshes/sidecar.ts';
-import type { KubeMesh, MeshContainer } from './meshes/types.ts';
+import { createKubeMesh } from '../../mesh/index.ts';
+import type { KubeMesh, MeshContainer } from '../../mesh/types.ts';
 import { LOAD_JOB_NAME, PROBES_NAME, ROLE_LABEL, cellNamespace } from './names.ts';
 import type { KubeStateFile } from './state.ts';
 import { daemonSetsReady, deploymentsAvailable, jobFailure, jobFinished, podHopeless, podStarted } from './waits.ts';
@@ -200,9 +199,10 @@ export async function runKubeCell(cell: Cell, env: KubeCellEnvironment): Promise
       kube.waitFor('DaemonSet', { namespace, fieldSelector: `metadata.name=${PROBES_NAME}` }, daemonSetsReady(1), { what: 'the probe DaemonSet', ...wait }),
     ]);
     const servers = await podsOf(kube, namespace, selector(SERVER_SELECTOR));
-    if (cell.mesh === 'sidecar') {
-      const bare = servers.filter((p) => containerStatusId(p, ISTIO_PROXY_CONTAINER) === undefined);
-      if (bare.length > 0) throw new HostError(`sidecar injection did not happen: ${bare.map((p) => p.metadata?.name).join(', ')} have no ${ISTIO_PROXY_CONTAINER}`);
+    const injected = mesh.injectedContainer;
+    if (injected) {
+      const bare = servers.filter((p) => containerStatusId(p, injected) === undefined);
+      if (bare.length > 0) throw new HostError(`sidecar injection did not happen: ${bare.map((p) => p.metadata?.name).join(', ')} have no ${injected}`);
     }
     const services = (await kube.core.listNamespacedService({ namespace })).items;
     const clusterIps = Array.from({ length: cell.services }, (_, i) => {
@@ -230,7 +230,7 @@ export async function runKubeCell(cell: Cell, env: KubeCellEnvironment): Promise
       what: 'the load driver pod to start',
       ...wait,
     });
-    if (cell.mesh === 'sidecar' && containerStatusId(driverPod!, ISTIO_PROXY_CONTAINER) === undefined) {
+    if (injected && containerStatusId(driverPod!, injected) === undefined) {
       throw new HostError(`sidecar injection did not happen for the load driver pod ${driverPod!.metadata?.name}`);
     }
     if (probes) {
@@ -295,7 +295,7 @@ export async function runKubeCell(cell: Cell, env: KubeCellEnvironment): Promise
     if (countersBefore && countersAfter) {
       for (const [name, after] of Object.entries(countersAfter)) path[name] = after - (countersBefore[name] ?? 0);
     }
-    if (cell.mesh === 'ebpf' && path['node-proxy.l7-forwarded'] === 0) notes.push('no request counted by the node proxy: the L7 path is not proven');
+    if (mesh.provenBy && path[mesh.provenBy.counter] === 0) notes.push(mesh.provenBy.note);
     const result: KubeCellResult = {
       ...cell,
       startedAt,

@@ -17,8 +17,9 @@ import {
 } from './commands.ts';
 import { chooseKindConfig, flavourProblems, type KindConfigChoice } from './kindConfig.ts';
 import { KubeClient, isNotFound } from './kube.ts';
-import { createKubeMesh } from './meshes/index.ts';
-import { CILIUM_NAMESPACE } from './meshes/cilium.ts';
+import { meshModule } from '../../mesh/index.ts';
+import { CILIUM_NAMESPACE } from '../../mesh/cilium.ts';
+import type { ClusterMeshesFound } from '../../mesh/types.ts';
 import { kindClusterName, type ClusterFlavour } from './names.ts';
 import type { KubeStateFile } from './state.ts';
 import { allToolStatus, missingTools, toolLabel, toolsNeeded, type KubeTool, type ToolStatus } from './tools.ts';
@@ -61,13 +62,18 @@ export interface KubePlan {
 }
 
 export function clusterKeyOf(platform: 'kind' | 'kubernetes', mesh: MeshName): ClusterKey {
-  return platform === 'kubernetes' ? 'existing' : createKubeMesh(mesh).flavour;
+  return platform === 'kubernetes' ? 'existing' : meshModule(mesh).requires.flavour;
 }
 
 /** The flavours a kind run creates, in creation order. */
 export function flavoursFor(meshes: readonly MeshName[]): ClusterFlavour[] {
-  const wanted = new Set(meshes.map((m) => createKubeMesh(m).flavour));
+  const wanted = new Set(meshes.map((m) => meshModule(m).requires.flavour));
   return (['kube', 'cilium'] as const).filter((f) => wanted.has(f));
+}
+
+/** Whether a mesh of these runs on Istio (a kind run installs it with istioctl). */
+function needsIstio(meshes: readonly MeshName[]): boolean {
+  return meshes.some((m) => meshModule(m).requires.cluster === 'istio');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -117,12 +123,7 @@ async function readDaemonSet(kube: KubeClient, namespace: string, name: string):
   }
 }
 
-interface MeshesFound {
-  istio?: string;
-  cilium?: string;
-  ciliumConfig?: Record<string, string>;
-  ciliumEnvoy: boolean;
-}
+type MeshesFound = ClusterMeshesFound;
 
 async function findMeshes(kube: KubeClient): Promise<MeshesFound> {
   const istiod = await readDeployment(kube, 'istio-system', 'istiod');
@@ -148,7 +149,7 @@ async function findMeshes(kube: KubeClient): Promise<MeshesFound> {
 /** What an existing cluster lacks for the scenario's meshes (empty when it has everything). */
 export function meshGaps(meshes: readonly MeshName[], found: MeshesFound, expected: { istio?: string; cilium?: string }): string[] {
   const gaps: string[] = [];
-  const needs = new Set(meshes.map((m) => createKubeMesh(m).requires));
+  const needs = new Set(meshes.map((m) => meshModule(m).requires.cluster));
   if (needs.has('istio')) {
     if (!found.istio) gaps.push('the sidecar mesh needs Istio: no istio-system/istiod Deployment');
     else if (expected.istio && found.istio !== expected.istio) gaps.push(`versions.istio is ${expected.istio}, the cluster runs Istio ${found.istio}`);
@@ -205,7 +206,7 @@ export async function prepare(scenario: Scenario, tools?: Record<KubeTool, ToolS
   if (platform === 'kind') {
     const missing = missingTools(toolsNeeded('kind', scenario.meshes), status);
     if (missing.length > 0) throw new HostError(missingToolsMessage('kind', missing));
-    if (scenario.meshes.includes('sidecar')) {
+    if (needsIstio(scenario.meshes)) {
       const istioctl = /(\d+\.\d+\.\d+)/.exec(status.istioctl.detail)?.[1] ?? status.istioctl.detail;
       if (istioctl !== versions.istio) {
         throw new HostError(
@@ -249,13 +250,7 @@ export async function prepare(scenario: Scenario, tools?: Record<KubeTool, ToolS
   const clusterVersions: Record<string, string> = { kubernetes: serverVersion };
   if (found.istio) clusterVersions.istio = found.istio;
   if (found.cilium) clusterVersions.cilium = found.cilium;
-  const notes: string[] = [];
-  if (found.cilium && scenario.meshes.includes('baseline')) {
-    notes.push(`baseline on context ${context} uses the cluster's own data path (Cilium ${found.cilium}), not kube-proxy`);
-  }
-  if (scenario.meshes.includes('ebpf') && !found.ciliumEnvoy) {
-    notes.push('ebpf: Cilium runs its Envoy inside the agent (no cilium-envoy DaemonSet): node-proxy figures are not separable');
-  }
+  const notes = scenario.meshes.flatMap((m) => meshModule(m).clusterNotes?.(found, context) ?? []);
   plan.existing = { key: 'existing', name: context, kube, nodes: cellNodes, versions: clusterVersions, notes };
   return plan;
 }
@@ -328,7 +323,7 @@ export async function provisionKind(plan: KubePlan, flavour: ClusterFlavour, ctx
   // A Cilium cluster's nodes turn Ready once the agents run; kindnet's right away.
   await kube.waitFor<V1Node>('Node', {}, nodesReady(nodeCount), { what: `the ${nodeCount} node(s) of ${name} to be Ready`, ...wait });
 
-  if (flavour === 'kube' && plan.scenario.meshes.includes('sidecar')) {
+  if (needsIstio(plan.scenario.meshes.filter((m) => meshModule(m).requires.flavour === flavour))) {
     await step(ctx, istioctlInstall({ kubeconfig, version: plan.meshVersions.istio }));
     await kube.waitFor<V1Deployment>('Deployment', { namespace: 'istio-system', fieldSelector: 'metadata.name=istiod' }, deploymentsAvailable(1), {
       what: 'istiod',

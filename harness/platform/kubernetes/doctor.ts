@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Check } from '../../cli/doctor.ts';
+import { meshModules } from '../../mesh/index.ts';
 import { allToolStatus, toolLabel, type KubeTool, type ToolStatus } from './tools.ts';
 import { PINNED_VERSIONS } from './versions.ts';
 
@@ -75,8 +76,14 @@ export function kubePlatformSummary(checks: readonly Check[]): string[] {
   if (blocking.length > 0) {
     lines.push(`kind platform: cannot run (missing ${blocking.join(', ')})`);
   } else {
-    const meshes = ['baseline', ...(ok('istioctl') ? ['sidecar'] : []), ...(ok('cilium') ? ['ebpf', 'ebpf-l4'] : [])];
-    const lacking = [...(ok('istioctl') ? [] : ['istioctl (sidecar)']), ...(ok('cilium') ? [] : ['cilium (ebpf, ebpf-l4)'])];
+    const meshes: string[] = [];
+    const lackingBy = new Map<string, string[]>();
+    for (const mesh of meshModules()) {
+      const tool = mesh.requires.kindTool?.tool;
+      if (!tool || ok(tool)) meshes.push(mesh.name);
+      else lackingBy.set(tool, [...(lackingBy.get(tool) ?? []), mesh.name]);
+    }
+    const lacking = [...lackingBy].map(([tool, names]) => `${tool} (${names.join(', ')})`);
     lines.push(`kind platform: ready for ${meshes.join(', ')}${lacking.length ? `; missing ${lacking.join(', ')}` : ''}`);
   }
   lines.push(

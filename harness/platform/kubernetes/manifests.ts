@@ -14,7 +14,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { LoadSettings, Workload } from '../../scenario/types.ts';
 import { spreadWeights } from '../../load/spread.ts';
-import type { KubeMesh, MeshManifestContext } from './meshes/types.ts';
+import type { KubeMesh, MeshManifestContext } from '../../mesh/types.ts';
 import {
   CELL_LABEL, LOAD_JOB_NAME, PROBES_NAME, ROLE_LABEL, isLabelValue, runLabels, serviceName,
 } from './names.ts';

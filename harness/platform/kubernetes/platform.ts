@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { PROBE_NAMES, type ProbeName } from '../../probes/types.ts';
 import type { Cell, Scenario } from '../../scenario/types.ts';
 import type { Platform, PlatformFacts, ProvisionedPlatform, RunContext } from '../types.ts';
+import { meshModule } from '../../mesh/index.ts';
 import { runKubeCell } from './cell.ts';
 import {
   buildImage, clusterKeyOf, deleteKindCluster, flavoursFor, prepare, provisionKind, type ClusterHandle, type ClusterKey,
@@ -125,9 +126,7 @@ export class KubernetesPlatform implements Platform {
 
   /** The L7 proxies of the scenario's meshes: Envoy, as Istio's sidecar and as Cilium's node proxy. */
   private proxies(): { name: string; version: string } {
-    const proxies: string[] = [];
-    if (this.plan.scenario.meshes.includes('sidecar')) proxies.push(`istio-proxy (Istio ${this.plan.meshVersions.istio})`);
-    if (this.plan.scenario.meshes.includes('ebpf')) proxies.push(`cilium-envoy (Cilium ${this.plan.meshVersions.cilium})`);
+    const proxies = this.plan.scenario.meshes.flatMap((m) => meshModule(m).clusterProxy?.(this.plan.meshVersions) ?? []);
     return { name: 'envoy', version: proxies.join(', ') || 'none on the path' };
   }
 

@@ -2,6 +2,7 @@
 // for `meshbench doctor`, for the check before a run (nothing is created when one is
 // missing), and for result.json.
 import { execa } from 'execa';
+import { meshModule } from '../../mesh/index.ts';
 import type { MeshName, PlatformName } from '../../scenario/types.ts';
 
 export const KUBE_TOOLS = ['docker', 'docker-engine', 'kind', 'kubectl', 'istioctl', 'helm', 'cilium'] as const;
@@ -75,8 +76,10 @@ export function toolsNeeded(platform: PlatformName, meshes: readonly MeshName[])
     { tool: 'docker-engine', why: 'kind runs cluster nodes as containers and the image is built with docker' },
     { tool: 'kind', why: 'creates and deletes the clusters' },
   ];
-  if (meshes.includes('sidecar')) needs.push({ tool: 'istioctl', why: 'installs Istio for the sidecar mesh' });
-  if (meshes.includes('ebpf') || meshes.includes('ebpf-l4')) needs.push({ tool: 'cilium', why: 'installs Cilium for the ebpf meshes' });
+  for (const mesh of meshes) {
+    const tool = meshModule(mesh).requires.kindTool;
+    if (tool && !needs.some((n) => n.tool === tool.tool)) needs.push({ ...tool });
+  }
   return needs;
 }
 

@@ -1,4 +1,4 @@
-// What the two Cilium meshes share: the per-node Envoy (the cilium-envoy DaemonSet) as a
+// What the two Cilium meshes (ebpf, ebpf-l4) share on Kubernetes: the per-node Envoy (the cilium-envoy DaemonSet) as a
 // component, and the agent's L7 counter that proves whether requests went through it.
 import type { MeshContainer, PathCounter } from './types.ts';
 
