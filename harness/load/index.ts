@@ -1,14 +1,21 @@
-// The load stage's public face: pick a driver by name, run it behind a spawn prefix.
-import { runDriverProcess } from './process.ts';
+// The load stage's public face: pick a driver by name, run it behind a spawn prefix, or get
+// the command that runs it (the runner spawns that in the client pod itself).
+import type { GrpcLoadSpec } from './grpcSpec.ts';
+import { NATIVE_DRIVER_PATH, nativeDriver, nativeDriverArgv } from './native.ts';
+import { nodeDriverArgv, runDriverProcess } from './process.ts';
+import type { DriverName, LoadDriver, LoadSpec } from './types.ts';
 import { wrkDriver } from './wrk.ts';
-import type { LoadDriver } from './types.ts';
 
-export type { DriverOutcome, DriverRunOptions, LoadAccounting, LoadDriver, LoadSpec, LoadTarget } from './types.ts';
-export { toLoadOutcome } from './types.ts';
-export { runDriverProcess } from './process.ts';
+export type { DriverName, DriverOutcome, DriverRunOptions, LoadAccounting, LoadDriver, LoadSpec, LoadTarget } from './types.ts';
+export { DRIVER_NAMES, toLoadOutcome } from './types.ts';
+export { runDriverCommand, runDriverProcess, DriverProcessError } from './process.ts';
 export { runWrkLoad, wrkDriver } from './wrk.ts';
 export { runAutocannonLoad } from './autocannon.ts';
+export { nativeDriver, runNativeDriverProcess, NATIVE_DRIVER_PATH } from './native.ts';
 export { parseLoadSpec } from './spec.ts';
+
+/** The default of `load.driver`: the one quieter than what it measures (README, "The load drivers"). */
+export const DEFAULT_DRIVER: DriverName = 'native';
 
 /** autocannon in a process of its own (driverMain.ts), started behind the spawn prefix. */
 export const autocannonDriver: LoadDriver = {
@@ -16,6 +23,36 @@ export const autocannonDriver: LoadDriver = {
   run: (spec, options = {}) => runDriverProcess(spec, options.spawnPrefix ?? [], { signal: options.signal, onSpawn: options.onSpawn }),
 };
 
-export function loadDriver(name: 'autocannon' | 'wrk'): LoadDriver {
-  return name === 'wrk' ? wrkDriver : autocannonDriver;
+export function loadDriver(name: DriverName): LoadDriver {
+  switch (name) {
+    case 'native':
+      return nativeDriver;
+    case 'wrk':
+      return wrkDriver;
+    case 'autocannon':
+      return autocannonDriver;
+  }
+}
+
+export interface DriverCommandOptions {
+  /** Where the native binary is (another root inside a container image); default this checkout's native/build/driver. */
+  nativeBinary?: string;
+}
+
+/**
+ * The command that runs driver `name` on `spec` in a process of its own and speaks
+ * driverMain's protocol (`{"phase":"measure"}`, then one outcome line). A GrpcLoadSpec runs
+ * the named driver's gRPC side: native → native/build/driver (libnghttp2), autocannon → the
+ * Node gRPC driver; wrk has none (the scenario's validation refuses wrk with gRPC).
+ */
+export function driverCommand(name: DriverName, spec: LoadSpec | GrpcLoadSpec, options: DriverCommandOptions = {}): string[] {
+  switch (name) {
+    case 'native':
+      return nativeDriverArgv(spec, options.nativeBinary ?? NATIVE_DRIVER_PATH);
+    case 'wrk':
+      if ('grpc' in spec) throw new Error('wrk speaks HTTP/1.1 only: gRPC cells need driver native or autocannon');
+      return nodeDriverArgv(spec, ['--driver', 'wrk']);
+    case 'autocannon':
+      return nodeDriverArgv(spec);
+  }
 }

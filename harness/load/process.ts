@@ -13,16 +13,31 @@ export const TSX_LOADER_URL = import.meta.resolve('tsx');
 /** Process start-up (tsx compile) + connection set-up, on top of the load's own time. */
 const PROCESS_SLACK_MS = 30_000;
 
+/**
+ * A driver process that failed: what it said (its `{"error"}` line), how it ended (exit
+ * code or signal) and the tail of its stderr, so a cell that fails names the driver's own
+ * words. `exitCode` is null when it died of a signal (then `signal` names it).
+ */
 export class DriverProcessError extends Error {
   constructor(
     message: string,
     readonly commandLine: string,
     readonly exitCode: number | null,
     readonly stderr: string,
+    readonly signal: NodeJS.Signals | null = null,
   ) {
-    super(`${message}\n  command: ${commandLine}${stderr.trim() ? `\n  stderr: ${stderr.trim().slice(-2000)}` : ''}`);
+    super(`${message}\n  command: ${commandLine}${stderr.trim() ? `\n  stderr: ${stderrTail(stderr)}` : ''}`);
     this.name = 'DriverProcessError';
   }
+
+  /** The last 2000 characters of the driver's stderr. */
+  get stderrTail(): string {
+    return stderrTail(this.stderr);
+  }
+}
+
+function stderrTail(stderr: string): string {
+  return stderr.trim().slice(-2000);
 }
 
 export interface ChildRunOptions {
@@ -103,21 +118,36 @@ export interface DriverProcessOptions {
 }
 
 /**
- * Runs the autocannon driver (driverMain.ts) as `[...spawnPrefix, node, --import tsx,
- * driverMain.ts, JSON]` and returns its outcome; throws DriverProcessError naming the
- * command, exit code and stderr when it fails.
+ * Runs a driver command that speaks driverMain's protocol (`{"phase":"measure"}`, then one
+ * outcome line or `{"error"}`) and returns the outcome; throws DriverProcessError naming the
+ * command, how it ended (exit code or signal) and its stderr when it fails.
  */
-export async function runDriverProcess(
+export async function runDriverCommand<T extends DriverOutcome = DriverOutcome>(
+  argv: readonly string[],
+  spec: LoadSpec,
+  label: string,
+  options: DriverProcessOptions = {},
+): Promise<T> {
+  const result = await runChild(argv, { signal: options.signal, onSpawn: options.onSpawn, deadlineMs: driverDeadlineMs(spec) });
+  const answer = lastJsonLine(result.stdout);
+  if (result.exitCode !== 0 || answer === undefined || 'error' in answer || !('latencyUs' in answer)) {
+    const ended = result.signal ? `killed by ${result.signal}` : `exit ${result.exitCode}`;
+    const why = answer && typeof answer.error === 'string' ? `${answer.error} (${ended})` : `${ended}, no result line`;
+    throw new DriverProcessError(`${label} failed: ${why}`, result.commandLine, result.exitCode, result.stderr, result.signal);
+  }
+  return answer as unknown as T;
+}
+
+/** The argv of the Node drivers' entry (driverMain.ts): autocannon or, for a spec with `grpc`, the Node gRPC driver. */
+export function nodeDriverArgv(spec: LoadSpec, extra: readonly string[] = []): string[] {
+  return [process.execPath, '--import', TSX_LOADER_URL, DRIVER_MAIN_PATH, ...extra, JSON.stringify(spec)];
+}
+
+/** Runs the autocannon driver (driverMain.ts) behind `spawnPrefix` and returns its outcome. */
+export function runDriverProcess(
   spec: LoadSpec,
   spawnPrefix: readonly string[] = [],
   options: DriverProcessOptions = {},
 ): Promise<DriverOutcome> {
-  const argv = [...spawnPrefix, process.execPath, '--import', TSX_LOADER_URL, DRIVER_MAIN_PATH, JSON.stringify(spec)];
-  const result = await runChild(argv, { signal: options.signal, onSpawn: options.onSpawn, deadlineMs: driverDeadlineMs(spec) });
-  const answer = lastJsonLine(result.stdout);
-  if (result.exitCode !== 0 || answer === undefined || 'error' in answer) {
-    const why = answer && typeof answer.error === 'string' ? answer.error : `exit ${result.exitCode ?? result.signal}`;
-    throw new DriverProcessError(`load driver failed: ${why}`, result.commandLine, result.exitCode, result.stderr);
-  }
-  return answer as unknown as DriverOutcome;
+  return runDriverCommand([...spawnPrefix, ...nodeDriverArgv(spec)], spec, 'load driver', options);
 }

@@ -65,6 +65,10 @@ export interface LoadAccounting {
    * their intended time (send time − intended time), measured window only.
    */
   schedulerLatenessUs?: LatencySummaryUs;
+  /** Requests that got no answer within timeoutMs (each also a socket error and lost). Not every driver counts them. */
+  timeouts?: number;
+  /** TCP (HTTP/2) connections opened over the run, re-opens included. Not every driver counts them. */
+  connectionsOpened?: number;
   /** Driver processes whose results were merged (1 unless the driver split the load). */
   processes: number;
   /**
@@ -89,10 +93,20 @@ export interface DriverRunOptions {
   signal?: AbortSignal;
   /** Called with the pid of each driver process as it starts. */
   onSpawn?: (pid: number) => void;
+  /** Called when the measured window opens (drivers that run the warm-up in a process of its own: when that ends). */
+  onMeasureStart?: () => void;
 }
 
+/**
+ * The drivers a scenario can name (`load.driver`): `native` (native/driver.c: C, epoll,
+ * libnghttp2 for gRPC; the default), `autocannon` (Node: autocannon's HTTP/1.1 client, or
+ * for gRPC cells the Node gRPC driver), `wrk` (HTTP/1.1 closed model only).
+ */
+export const DRIVER_NAMES = ['native', 'autocannon', 'wrk'] as const;
+export type DriverName = (typeof DRIVER_NAMES)[number];
+
 export interface LoadDriver {
-  readonly name: 'autocannon' | 'wrk';
+  readonly name: DriverName;
   /** Runs one load in a child process and returns its outcome; rejects on failure. */
   run(spec: LoadSpec, options?: DriverRunOptions): Promise<DriverOutcome>;
 }

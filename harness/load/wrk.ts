@@ -123,11 +123,19 @@ export async function runWrkLoad(spec: LoadSpec, options: DriverRunOptions = {})
         ),
       );
     const warmup = spec.warmupMs > 0 ? await runAll(Math.max(1, Math.ceil(spec.warmupMs / 1000))) : [];
+    options.onMeasureStart?.();
     const measured = await runAll(Math.max(1, Math.ceil(spec.durationMs / 1000)));
-    return wrkOutcome(spec, warmup, measured);
+    return { ...wrkOutcome(spec, warmup, measured), driverVersion: await wrkVersion() };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** "wrk 4.1.0" (`wrk -v` prints its version and exits 1). */
+export async function wrkVersion(): Promise<string> {
+  const r = await runChild([WRK_PATH, '-v'], { deadlineMs: 5_000 });
+  const m = /wrk (\S+)/.exec(r.stdout + r.stderr);
+  return m ? `wrk ${m[1]}` : 'wrk (version unknown)';
 }
 
 /** Combines the per-target wrk summaries into one outcome (pure; unit-tested). */

@@ -21,6 +21,8 @@ export interface LatencySummaryUs {
 
 export interface LoadOutcome {
   driver: string;
+  /** Version of the driver that ran (e.g. "meshbench-native/1 nghttp2/1.52.0", "autocannon 8.0.0 node v20.19.0"). */
+  driverVersion?: string;
   model: 'open' | 'closed';
   /** Asked rate (open model), requests/s over all services. */
   requestedRps?: number;
