@@ -2,6 +2,7 @@
 // which load driver in the client pod, and what the mesh proxies must speak. The runner
 // asks it and never branches on the protocol itself; a new protocol is one entry here.
 import { fileURLToPath } from 'node:url';
+import { driverCommand } from '../load/index.ts';
 import type { LoadSpec } from '../load/types.ts';
 import type { GrpcLoadSpec } from '../load/grpcSpec.ts';
 import type { ProxyProtocol } from '../proxy/types.ts';
@@ -38,9 +39,7 @@ function serverArgs(scenario: Scenario, port: number): string[] {
 }
 
 const HTTP_SERVER = entry('../workload/httpServer.ts');
-const HTTP_DRIVER = entry('../load/driverMain.ts');
 const GRPC_SERVER = entry('../workload/grpcServer.ts');
-const GRPC_DRIVER = entry('../load/grpcDriverMain.ts');
 
 /** What a gRPC cell calls when the scenario names no gRPC settings. */
 export const DEFAULT_GRPC_SETTINGS: GrpcSettings = { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 };
@@ -50,7 +49,8 @@ export const HTTP1_WORKLOAD: WorkloadKind = {
   proxyProtocol: 'http1',
   // Bundled once into plain JS (serverBundle.ts): a 100-service cell starts 100 of them.
   serverArgv: (scenario, port) => bundledNodeArgv(HTTP_SERVER, serverArgs(scenario, port)),
-  driverArgv: (spec) => nodeArgv(HTTP_DRIVER, [JSON.stringify(spec)]),
+  // Exactly the driver the scenario names (load.driver), nothing else.
+  driverArgv: (spec, scenario) => driverCommand(scenario.load.driver, spec),
 };
 
 /** gRPC over h2c end to end: grpc-js server, the meshbench gRPC driver, proxies in HTTP/2. */
@@ -62,7 +62,7 @@ export const GRPC_WORKLOAD: WorkloadKind = {
   serverArgv: (scenario, port) => bundledNodeArgv(GRPC_SERVER, serverArgs(scenario, port)),
   driverArgv: (spec, scenario) => {
     const grpcSpec: GrpcLoadSpec = { ...spec, grpc: scenario.grpc ?? DEFAULT_GRPC_SETTINGS };
-    return nodeArgv(GRPC_DRIVER, [JSON.stringify(grpcSpec)]);
+    return driverCommand(scenario.load.driver, grpcSpec);
   },
 };
 

@@ -49,7 +49,7 @@ export const IMAGE_REFERENCE_MAX = 255;
 export const PATH_MAX = 4096;
 
 const LOAD_MODELS = ['open', 'closed'] as const;
-const DRIVERS = ['autocannon', 'wrk'] as const;
+const DRIVERS = ['native', 'autocannon', 'wrk'] as const; // harness/load/types.ts DRIVER_NAMES
 /** Known but not implemented yet: named as such rather than as unknown. */
 const FUTURE_PROTOCOLS: string[] = [];
 /** What runs when a scenario names no protocols. */
@@ -267,7 +267,7 @@ const loadShape = {
   connections: intInRange(1, CONNECTIONS_MAX, '', 'a number of connections').default(16),
   duration: durationField({ min: DURATION_MIN_US, max: DURATION_MAX_US, missing: 'a measured duration such as "20s" (1s–60m)' }),
   warmup: durationField({ min: 0, max: WARMUP_MAX_US, missing: 'a duration such as "2s"' }).prefault('2s'),
-  driver: nameFrom(DRIVERS, 'load driver').default('autocannon'),
+  driver: nameFrom(DRIVERS, 'load driver').default('native'),
   spread: nameFrom(LOAD_SPREADS, 'load spread').default('even'),
   hotShare: z
     .number({ error: leafError('must be a share of the traffic in (0, 1], e.g. 0.9', '') })
@@ -568,6 +568,20 @@ export const scenarioSchema = z
       }
     },
     whenFieldsValid('platform', 'protocols'),
+  )
+  .superRefine(
+    (s, ctx) => {
+      const grpcAt = s.protocols.indexOf('grpc');
+      if (grpcAt >= 0 && (s.load as LoadSettings).driver === 'wrk') {
+        ctx.addIssue({
+          code: 'custom',
+          input: 'wrk',
+          path: ['load', 'driver'],
+          message: 'wrk speaks HTTP/1.1 only, and protocols has grpc; use driver: native (or autocannon) or drop grpc',
+        });
+      }
+    },
+    whenFieldsValid('load', 'protocols'),
   )
   .superRefine(
     (s, ctx) => {

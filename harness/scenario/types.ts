@@ -81,8 +81,8 @@ export interface LoadSettings {
   connections: number;
   durationMs: number;
   warmupMs: number;
-  /** Load driver for HTTP/1.1 cells. */
-  driver: 'autocannon' | 'wrk';
+  /** Load driver of every cell (harness/load DRIVER_NAMES): native (default), autocannon, wrk (HTTP/1.1 closed only). */
+  driver: 'native' | 'autocannon' | 'wrk';
   /** Absent: even. Present (with hotShare) only for `hot`. */
   spread?: LoadSpread;
   /** spread hot: the share of requests (open model) or connections (closed) service 1 gets, in (0, 1]. */

@@ -92,7 +92,7 @@ describe('defaults', () => {
       probes: ['dwell', 'runq', 'cpu', 'connect', 'memory'],
       services: [1],
       workload: { responseBytes: 1024, delayUs: 0 },
-      load: { model: 'open', rate: 100, connections: 16, durationMs: 5_000, warmupMs: 2_000, driver: 'autocannon' },
+      load: { model: 'open', rate: 100, connections: 16, durationMs: 5_000, warmupMs: 2_000, driver: 'native' },
       repeats: 3,
     };
     assert.deepEqual(await loadScenarioFile(join(FIXTURES, 'minimal.yaml')), expected);
@@ -265,7 +265,7 @@ describe('problems, all at once, with field paths', () => {
     assert.deepEqual(problemsOfText('name: x\nservices: []\nload: {rate: 1, duration: 1s, model: poisson, driver: k6}\n'), [
       'services: must list at least one services value (1–200, e.g. [1, 10])',
       'load.model: unknown load model "poisson" (expected one of open, closed)',
-      'load.driver: unknown load driver "k6" (expected one of autocannon, wrk)',
+      'load.driver: unknown load driver "k6" (expected one of native, autocannon, wrk)',
     ]);
   });
 
