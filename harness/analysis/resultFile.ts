@@ -6,9 +6,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError, type InputProblem } from '../errors.ts';
-import { RESULT_FILE } from '../results/files.ts';
+import { CELLS_FILE, readCellLines, RESULT_FILE, type CellLines } from '../results/files.ts';
 import { RESULT_SCHEMA, type RunResult } from '../results/types.ts';
 import { MESH_NAMES, PROTOCOLS } from '../scenario/types.ts';
+import { analyseRun } from './analyse.ts';
 import { decodeLatencyHistogram } from './latency.ts';
 
 const count = z.number().int().nonnegative();
@@ -147,13 +148,26 @@ export function resultPathOf(runDirOrFile: string): string {
   return runDirOrFile;
 }
 
+/**
+ * A run directory's result: result.json, completed from cells.jsonl when the run did not
+ * finish (killed: result.json is the one written at the start, or missing), so every
+ * finished cell can be looked at. Such a run's status is "interrupted", and its notes say
+ * what was rebuilt; the analysis is recomputed from the cells.
+ */
 export function readRunResult(runDirOrFile: string): RunResult {
   const path = resultPathOf(runDirOrFile);
   if (!existsSync(runDirOrFile)) {
     throw new InputError(runDirOrFile, [{ path: '', message: 'no such run directory or result file' }]);
   }
+  const isDir = path !== runDirOrFile;
+  const lines = isDir ? readCellLines(runDirOrFile) : undefined;
+  const cellsPath = join(runDirOrFile, CELLS_FILE);
   if (!existsSync(path)) {
-    throw new InputError(path, [{ path: '', message: `missing: a run directory holds ${RESULT_FILE} (written when a run ends)` }]);
+    if (lines && lines.header) return parseRunResult(fromCellsOnly(lines), cellsPath);
+    const why = lines && existsSync(cellsPath)
+      ? `${CELLS_FILE} has ${lines.cells.length} cells but no run header (written by an older meshbench), so the run cannot be rebuilt from it`
+      : `a run directory holds ${RESULT_FILE} (written as a run starts and when it ends) or ${CELLS_FILE}`;
+    throw new InputError(path, [{ path: '', message: `missing: ${why}` }]);
   }
   let json: unknown;
   try {
@@ -161,5 +175,40 @@ export function readRunResult(runDirOrFile: string): RunResult {
   } catch (err) {
     throw new InputError(path, [{ path: '', message: `not valid JSON: ${(err as Error).message}` }]);
   }
-  return parseRunResult(json, path);
+  const result = parseRunResult(json, path);
+  if (!lines) return result;
+  const known = new Set(result.cells.map((cell) => cell.id));
+  const extra = lines.cells.filter((cell) => !known.has(cell.id));
+  if (extra.length === 0 && lines.skippedLines.length === 0) return result;
+  const merged = structuredClone(result);
+  merged.cells = [...merged.cells, ...extra].sort((a, b) => a.index - b.index);
+  if (extra.length > 0) {
+    merged.status = 'interrupted';
+    merged.notes.push(`${extra.length} cells read from ${CELLS_FILE}: the run ended before it wrote them to ${RESULT_FILE} (killed?)`);
+    merged.analysis = analyseRun(merged.cells);
+  }
+  merged.notes.push(...skippedNotes(lines.skippedLines));
+  return parseRunResult(merged, path);
+}
+
+function skippedNotes(skippedLines: readonly number[]): string[] {
+  return skippedLines.length === 0
+    ? []
+    : [`${CELLS_FILE}: line${skippedLines.length === 1 ? '' : 's'} ${skippedLines.join(', ')} not a whole cell (cut by a crash or a full disk), skipped`];
+}
+
+/** A run rebuilt from cells.jsonl alone: its first line's header, the cells, status interrupted. */
+function fromCellsOnly(lines: CellLines): RunResult {
+  const header = lines.header!;
+  const cells = [...lines.cells].sort((a, b) => a.index - b.index);
+  return {
+    ...header,
+    status: 'interrupted',
+    cells,
+    analysis: analyseRun(cells),
+    notes: [
+      `rebuilt from ${CELLS_FILE} alone (${RESULT_FILE} is missing: the run was killed): ${cells.length} finished cells`,
+      ...skippedNotes(lines.skippedLines),
+    ],
+  };
 }

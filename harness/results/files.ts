@@ -86,18 +86,33 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Appends the cell's line whole, or not at all: a failed write is cut back off the file. */
-export function appendCell(runDir: string, cell: CellResult): void {
-  appendLine(join(runDir, CELLS_FILE), `${JSON.stringify(cell)}\n`);
+/**
+ * What a run is, apart from its cells: carried by the first line of cells.jsonl (as its
+ * `run` field), so that cells.jsonl alone is a run after a SIGKILL that left no result.json.
+ */
+export type RunHeader = Pick<RunResult, 'schema' | 'meshbench' | 'runId' | 'startedAt' | 'environment' | 'scenario'>;
+
+export function runHeaderOf(result: RunResult): RunHeader {
+  const { schema, meshbench, runId, startedAt, environment, scenario } = result;
+  return { schema, meshbench, runId, startedAt, environment, scenario };
 }
 
-export function appendLine(path: string, line: string): void {
+/**
+ * Appends the cell's line whole, or not at all: a failed write is cut back off the file.
+ * The first line of the file also carries the run's header (`run`), when one is given.
+ */
+export function appendCell(runDir: string, cell: CellResult, header?: RunHeader): void {
+  appendLine(join(runDir, CELLS_FILE), (size) => `${JSON.stringify(size === 0 && header ? { ...cell, run: header } : cell)}\n`);
+}
+
+/** Appends a whole line (given as text, or made from the file's current size) or nothing. */
+export function appendLine(path: string, line: string | ((sizeBytes: number) => string)): void {
   let fd: number | undefined;
   let size = 0;
   try {
     fd = openSync(path, 'a');
     size = fstatSync(fd).size;
-    writeAll(fd, Buffer.from(line));
+    writeAll(fd, Buffer.from(typeof line === 'string' ? line : line(size)));
   } catch (error) {
     if (fd !== undefined) {
       try {
@@ -116,8 +131,23 @@ export function writeResult(runDir: string, result: RunResult): void {
   writeFileAtomic(join(runDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
 }
 
+/**
+ * result.json as a run starts: no cells yet, status interrupted (it is replaced at the end),
+ * so a run killed before it could write anything else is still a run directory.
+ */
+export function writeRunStart(runDir: string, result: RunResult): void {
+  writeResult(runDir, {
+    ...result,
+    status: 'interrupted',
+    cells: [],
+    notes: [...result.notes, 'written as the run started; the run did not finish: its finished cells are in cells.jsonl'],
+  });
+}
+
 export interface CellLines {
   cells: CellResult[];
+  /** The run's header from the first line (absent in files of older versions). */
+  header?: RunHeader;
   /** Lines that were not a whole JSON object (a last line cut by a crash or a full disk), 1-based. */
   skippedLines: number[];
 }
@@ -132,17 +162,23 @@ export function readCellLines(runDir: string): CellLines {
   }
   const cells: CellResult[] = [];
   const skippedLines: number[] = [];
+  let header: RunHeader | undefined;
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     try {
       const value: unknown = JSON.parse(line);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) cells.push(value as CellResult);
-      else skippedLines.push(i + 1);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        const { run, ...cell } = value as CellResult & { run?: RunHeader };
+        if (run !== undefined) header ??= run;
+        cells.push(cell as CellResult);
+      } else {
+        skippedLines.push(i + 1);
+      }
     } catch {
       skippedLines.push(i + 1);
     }
   });
-  return { cells, skippedLines };
+  return { cells, skippedLines, ...(header ? { header } : {}) };
 }
 
 export function readCells(runDir: string): CellResult[] {

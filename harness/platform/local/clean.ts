@@ -8,7 +8,9 @@ import {
   BPFFS_ROOT, CGROUP_V1_MEMORY_ROOT, CGROUP_V2_ROOT, LIVE_RUNS_DIR, bpfPinDir, cgroupV1MemoryDir, cgroupV2Dir,
   runIdOfNetns,
 } from './names.ts';
-import { isSameProcess, liveStatePath, readState, resourceKey, type Resource } from './state.ts';
+import { LIVE_SUFFIX, liveRuns, staleClaims } from './liveRuns.ts';
+import { isSameProcess, liveStatePath, processStartTime, readState, resourceKey, type Resource } from './state.ts';
+import { setPriority } from 'node:os';
 import { cgroupPids, isDirectory, removeResource } from './teardown.ts';
 
 export interface LeftoverRun {
@@ -48,7 +50,13 @@ export async function findLeftovers(onlyRunId?: string): Promise<LeftoverRun[]> 
     if (id) runIds.add(id);
   }
   for (const root of [CGROUP_V2_ROOT, CGROUP_V1_MEMORY_ROOT, BPFFS_ROOT]) for (const id of listDir(root)) runIds.add(id);
-  for (const entry of listDir(LIVE_RUNS_DIR)) runIds.add(entry.replace(/\.state$/, ''));
+  // Pointers (<run>.state), claims (<run>.live) and per-run dirs; not the host-wide journal.
+  for (const entry of listDir(LIVE_RUNS_DIR)) {
+    const m = /^([0-9a-z]{5})(?:\.state|\.live)?$/.exec(entry);
+    if (m) runIds.add(m[1]!);
+  }
+  const claimedLive = new Set(liveRuns().map((claim) => claim.runId));
+  const staleClaimPaths = new Map(staleClaims().map((claim) => [claim.runId, claim.path]));
 
   const netns = await netnsNames();
   const leftovers: LeftoverRun[] = [];
@@ -56,11 +64,16 @@ export async function findLeftovers(onlyRunId?: string): Promise<LeftoverRun[]> 
     if (onlyRunId && runId !== onlyRunId) continue;
     const statePath = liveStatePath(runId);
     const state = statePath ? readState(statePath) : undefined;
-    const live = state !== undefined && isSameProcess(state.ownerPid, state.ownerStartTime);
+    const live = (state !== undefined && isSameProcess(state.ownerPid, state.ownerStartTime)) || claimedLive.has(runId);
     // Registered resources first (in reverse order of creation), then whatever names reveal.
     for (const r of [...(state?.resources ?? [])].reverse()) add(runId, r);
-    for (const pid of [...cgroupPids(cgroupV2Dir(runId)), ...cgroupPids(cgroupV1MemoryDir(runId))]) {
-      add(runId, { kind: 'process', pid, startTime: 0, name: `pid ${pid} in the run's cgroups` });
+    // A process is listed once: the one registered, or the one found in the cgroups (a pid in
+    // both cgroup trees, v2 and the v1 memory mirror, is still one process).
+    const listedPids = new Set((byRun.get(runId) ?? []).flatMap((r) => (r.kind === 'process' ? [r.pid] : [])));
+    for (const pid of new Set([...cgroupPids(cgroupV2Dir(runId)), ...cgroupPids(cgroupV1MemoryDir(runId))])) {
+      if (listedPids.has(pid)) continue;
+      listedPids.add(pid);
+      add(runId, { kind: 'process', pid, startTime: processStartTime(pid) ?? 0, name: `pid ${pid} in the run's cgroups` });
     }
     if (isDirectory(bpfPinDir(runId))) {
       add(runId, { kind: 'bpf-attach', pinDir: bpfPinDir(runId, 'socklb'), cgroupDir: cgroupV2Dir(runId) });
@@ -71,6 +84,9 @@ export async function findLeftovers(onlyRunId?: string): Promise<LeftoverRun[]> 
     for (const path of [cgroupV2Dir(runId), cgroupV1MemoryDir(runId)]) if (isDirectory(path)) add(runId, { kind: 'cgroup', path });
     if (isDirectory(join(LIVE_RUNS_DIR, runId))) add(runId, { kind: 'dir', path: join(LIVE_RUNS_DIR, runId) });
     if (existsSync(join(LIVE_RUNS_DIR, `${runId}.state`))) add(runId, { kind: 'dir', path: join(LIVE_RUNS_DIR, `${runId}.state`) });
+    const staleClaim = staleClaimPaths.get(runId);
+    if (staleClaim !== undefined) add(runId, { kind: 'dir', path: staleClaim });
+    else if (live && existsSync(join(LIVE_RUNS_DIR, `${runId}${LIVE_SUFFIX}`))) add(runId, { kind: 'dir', path: join(LIVE_RUNS_DIR, `${runId}${LIVE_SUFFIX}`) });
     const resources = (byRun.get(runId) ?? []).filter(stillThere);
     if (resources.length > 0) leftovers.push({ runId, live, ownerPid: state?.ownerPid, resources });
   }
@@ -110,7 +126,23 @@ export interface CleanReport {
   dryRun: boolean;
 }
 
+/**
+ * clean may run while a run measures (it leaves that run alone): its scan and removals must
+ * not take CPU from that run's driver and pods, so it yields the CPUs to them — nice 19, and
+ * SCHED_IDLE where `chrt` exists (a SCHED_IDLE task runs only when nothing else wants the
+ * CPU, and never delays a waking proxy). Its children (ip, iptables) inherit both.
+ */
+export async function yieldCpuToRuns(): Promise<void> {
+  try {
+    setPriority(19);
+  } catch {
+    /* not permitted: stays at its priority */
+  }
+  await run('chrt', ['--all-tasks', '--idle', '--pid', '0', String(process.pid)], { allowFailure: true }).catch(() => undefined);
+}
+
 export async function clean(options: { dryRun: boolean; runId?: string; force?: boolean }): Promise<CleanReport> {
+  await yieldCpuToRuns();
   const report: CleanReport = { removed: [], skippedLive: [], errors: [], dryRun: options.dryRun };
   for (const leftover of await findLeftovers(options.runId)) {
     if (leftover.live && !options.force) {
