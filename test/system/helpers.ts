@@ -88,3 +88,25 @@ export async function assertNothingLeft(): Promise<void> {
     'meshbench clean --dry-run finds resources left behind',
   );
 }
+
+/**
+ * What one test produces for the tests after it (cells, a run directory): a later test that
+ * reads it while the producer did not finish fails naming the producer ("no cells: the test
+ * … above failed"), not with a TypeError or a count short by the cells never made.
+ */
+export class TestOutput<T> {
+  readonly items: T[] = [];
+  private complete = false;
+
+  constructor(private readonly what: string, private readonly producer: string) {}
+
+  /** Called by the producer as its last step. */
+  done(): void {
+    this.complete = true;
+  }
+
+  read(): T[] {
+    if (!this.complete) assert.fail(`no ${this.what}: the test "${this.producer}" above failed, and this one reads its output`);
+    return this.items;
+  }
+}

@@ -12,7 +12,7 @@ import type { CellResult } from '../../harness/results/types.ts';
 import { runCell } from '../../harness/runner/cell.ts';
 import { cellId } from '../../harness/scenario/plan.ts';
 import type { MeshName } from '../../harness/scenario/types.ts';
-import { assertNothingLeft, requireRoot, testRun, testScenario } from './helpers.ts';
+import { assertNothingLeft, requireRoot, TestOutput, testRun, testScenario } from './helpers.ts';
 
 const SERVICES = [1, 5, 10];
 const MIB = 2 ** 20;
@@ -24,12 +24,15 @@ const MIB = 2 ** 20;
  */
 const NODE_PROXY_GROWTH_BOUND_MIB = 2;
 
+const CELLS_TEST = 'sidecar and ebpf cells at 1, 5 and 10 services: idle window, load, per-component memory';
+
 describe('cost as the node fills (10 services)', () => {
-  const cells: CellResult[] = [];
+  const output = new TestOutput<CellResult>('cells', CELLS_TEST);
+  const cells = output.items;
   before(requireRoot);
   after(assertNothingLeft);
 
-  test('sidecar and ebpf cells at 1, 5 and 10 services: idle window, load, per-component memory', async () => {
+  test(CELLS_TEST, async () => {
     const { runId, state } = testRun();
     const scenario = testScenario(
       { meshes: ['sidecar', 'ebpf'], services: SERVICES, probes: ['cpu', 'memory'], idleMs: 1000 },
@@ -53,9 +56,11 @@ describe('cost as the node fills (10 services)', () => {
       assert.ok(cell.idle, `${cell.id}: an idle window`);
       assert.ok(cell.idle.durationMs >= 900, `${cell.id}: idle ${cell.idle.durationMs} ms`);
     }
+    output.done();
   });
 
   test('sidecar memory rises by about one proxy per added service', () => {
+    output.read();
     const sidecar = cells.filter((c) => c.mesh === 'sidecar').sort((a, b) => a.services - b.services);
     assert.equal(sidecar.length, SERVICES.length);
     const memory = sidecar.map((c) => scalingValue(c, 'proxyMemory')!);
@@ -77,6 +82,7 @@ describe('cost as the node fills (10 services)', () => {
   });
 
   test(`the ebpf path's node proxy stays within ${NODE_PROXY_GROWTH_BOUND_MIB} MiB from 1 to 10 services`, () => {
+    output.read();
     const ebpf = cells.filter((c) => c.mesh === 'ebpf').sort((a, b) => a.services - b.services);
     const memory = ebpf.map((c) => scalingValue(c, 'proxyMemory')!);
     process.stderr.write(`  node proxy peak RSS at ${SERVICES.join(', ')} services: ${memory.map((m) => m.toFixed(2)).join(', ')} MiB\n`);
