@@ -1223,7 +1223,9 @@ static int run(void) {
     int64_t rc = next_reconnect();
     if (rc < until) until = rc;
     if (S.open && !R.stopping && R.next_due < R.total) {
-      int64_t send_at = intended_ns(R.next_due) - SPIN_NS;
+      // Polled for its last SPIN_NS, unless it will join a backlog anyway (saturated: no free connection).
+      int backlogged = !q_empty(&R.backlog[target_of_request(R.next_due)]);
+      int64_t send_at = intended_ns(R.next_due) - (backlogged ? 0 : SPIN_NS);
       if (send_at < until) until = send_at;
     }
     wait_events(until);

@@ -1,7 +1,7 @@
 // The load stage's public face: pick a driver by name, run it behind a spawn prefix, or get
 // the command that runs it (the runner spawns that in the client pod itself).
 import type { GrpcLoadSpec } from './grpcSpec.ts';
-import { NATIVE_DRIVER_PATH, nativeDriver, nativeDriverArgv } from './native.ts';
+import { ensureNativeDriver, nativeDriver, nativeDriverArgv } from './native.ts';
 import { nodeDriverArgv, runDriverProcess } from './process.ts';
 import type { DriverName, LoadDriver, LoadSpec } from './types.ts';
 import { wrkDriver } from './wrk.ts';
@@ -48,7 +48,7 @@ export interface DriverCommandOptions {
 export function driverCommand(name: DriverName, spec: LoadSpec | GrpcLoadSpec, options: DriverCommandOptions = {}): string[] {
   switch (name) {
     case 'native':
-      return nativeDriverArgv(spec, options.nativeBinary ?? NATIVE_DRIVER_PATH);
+      return nativeDriverArgv(spec, options.nativeBinary ?? ensureNativeDriver());
     case 'wrk':
       if ('grpc' in spec) throw new Error('wrk speaks HTTP/1.1 only: gRPC cells need driver native or autocannon');
       return nodeDriverArgv(spec, ['--driver', 'wrk']);

@@ -4,8 +4,9 @@
 // decodes. It speaks driverMain's protocol (`{"phase":"measure"}`, then one DriverOutcome
 // line) and takes the same LoadSpec (a GrpcLoadSpec for gRPC cells) as its one argument.
 // Built by scripts/setup.sh (`make -C native`) and by the Dockerfile.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GrpcDriverOutcome } from './grpcDriver.ts';
 import type { GrpcLoadSpec } from './grpcSpec.ts';
@@ -13,7 +14,34 @@ import { runDriverCommand, type DriverProcessOptions } from './process.ts';
 import type { DriverOutcome, LoadDriver, LoadSpec } from './types.ts';
 
 export const NATIVE_DRIVER_NAME = 'native';
-export const NATIVE_DRIVER_PATH = fileURLToPath(new URL('../../native/build/driver', import.meta.url));
+const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
+export const NATIVE_DRIVER_PATH = join(NATIVE_DIR, 'build', 'driver');
+/** Serialises builds of native/ by concurrent harness processes (shared with workload/servers.ts). */
+const NATIVE_BUILD_LOCK = '/tmp/meshbench-native-build.lock';
+
+let built = false;
+
+/**
+ * The driver's path, built first when it is missing or older than its sources (scripts/setup.sh
+ * builds it; this catches an edited source or a skipped set-up). Throws with make's stderr.
+ */
+export function ensureNativeDriver(): string {
+  if (built) return NATIVE_DRIVER_PATH;
+  const sources = readdirSync(NATIVE_DIR).filter((f) => f === 'driver.c' || f.endsWith('.h') || f === 'Makefile');
+  const builtMs = existsSync(NATIVE_DRIVER_PATH) ? statSync(NATIVE_DRIVER_PATH).mtimeMs : 0;
+  if (sources.some((f) => statSync(join(NATIVE_DIR, f)).mtimeMs > builtMs)) {
+    mkdirSync(join(NATIVE_DIR, 'build'), { recursive: true });
+    const r = spawnSync('flock', [NATIVE_BUILD_LOCK, 'make', '-s', '-C', NATIVE_DIR, 'build/driver'], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0 || !existsSync(NATIVE_DRIVER_PATH)) {
+      throw new Error(
+        `the native load driver did not build (make -C native build/driver, exit ${r.status ?? r.signal ?? r.error?.message}); ` +
+          `scripts/setup.sh installs what it needs (gcc, libnghttp2-dev)\n${(r.stderr ?? '').trim().slice(-2000)}`,
+      );
+    }
+  }
+  built = true;
+  return NATIVE_DRIVER_PATH;
+}
 
 /** The argv that runs the native driver on `spec` (HTTP/1.1, or gRPC when it has `grpc`). */
 export function nativeDriverArgv(spec: LoadSpec | GrpcLoadSpec, binary = NATIVE_DRIVER_PATH): string[] {
@@ -21,22 +49,23 @@ export function nativeDriverArgv(spec: LoadSpec | GrpcLoadSpec, binary = NATIVE_
 }
 
 /** "meshbench-native/1 nghttp2/1.52.0", from the binary itself; throws when it is not built. */
-export function nativeDriverVersion(binary = NATIVE_DRIVER_PATH): string {
-  if (!existsSync(binary)) throw new Error(`the native load driver is not built: ${binary} is missing (run \`make -C native\` or npm run setup)`);
+export function nativeDriverVersion(binary = ensureNativeDriver()): string {
   const out = JSON.parse(execFileSync(binary, ['--version'], { encoding: 'utf8', timeout: 5_000 })) as { version: string };
   return out.version;
 }
 
 /** Runs the native driver behind `spawnPrefix` (taskset, ip netns exec…) and returns its outcome. */
-export function runNativeDriverProcess(spec: LoadSpec, spawnPrefix?: readonly string[], options?: DriverProcessOptions): Promise<DriverOutcome>;
 export function runNativeDriverProcess(spec: GrpcLoadSpec, spawnPrefix?: readonly string[], options?: DriverProcessOptions): Promise<GrpcDriverOutcome>;
+export function runNativeDriverProcess(spec: LoadSpec, spawnPrefix?: readonly string[], options?: DriverProcessOptions): Promise<DriverOutcome>;
 export function runNativeDriverProcess(
   spec: LoadSpec | GrpcLoadSpec,
   spawnPrefix: readonly string[] = [],
   options: DriverProcessOptions = {},
 ): Promise<DriverOutcome | GrpcDriverOutcome> {
-  if (!existsSync(NATIVE_DRIVER_PATH)) {
-    return Promise.reject(new Error(`the native load driver is not built: ${NATIVE_DRIVER_PATH} is missing (run \`make -C native\`)`));
+  try {
+    ensureNativeDriver();
+  } catch (err) {
+    return Promise.reject(err);
   }
   const label = 'grpc' in spec ? 'native gRPC load driver' : 'native load driver';
   return runDriverCommand([...spawnPrefix, ...nativeDriverArgv(spec)], spec, label, options);
