@@ -7,7 +7,7 @@ import type { LoadSpec } from '../load/types.ts';
 import type { GrpcLoadSpec } from '../load/grpcSpec.ts';
 import type { ProxyProtocol } from '../proxy/types.ts';
 import type { GrpcSettings, Protocol, Scenario } from '../scenario/types.ts';
-import { bundledNodeArgv } from '../workload/serverBundle.ts';
+import { workloadServerArgv, workloadServerInfo, workloadServerOf, type WorkloadServerInfo } from '../workload/servers.ts';
 
 const TSX_LOADER = import.meta.resolve('tsx');
 const entry = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
@@ -22,6 +22,8 @@ export interface WorkloadKind {
   readonly proxyProtocol: ProxyProtocol;
   /** The server app of a server pod: listens on 0.0.0.0:port, prints a `"ready"` line. */
   serverArgv(scenario: Scenario, port: number): string[];
+  /** Which program serverArgv starts, and its version (recorded in the cell's result). */
+  server(scenario: Scenario): WorkloadServerInfo;
   /**
    * The load driver of the client pod for `spec`: prints `{"phase":"measure"}` when the
    * measured window opens, then one LoadOutcome line (or `{"error":…}`).
@@ -38,8 +40,6 @@ function serverArgs(scenario: Scenario, port: number): string[] {
   ];
 }
 
-const HTTP_SERVER = entry('../workload/httpServer.ts');
-const GRPC_SERVER = entry('../workload/grpcServer.ts');
 
 /** What a gRPC cell calls when the scenario names no gRPC settings. */
 export const DEFAULT_GRPC_SETTINGS: GrpcSettings = { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 };
@@ -47,19 +47,21 @@ export const DEFAULT_GRPC_SETTINGS: GrpcSettings = { method: 'unary', messagesPe
 export const HTTP1_WORKLOAD: WorkloadKind = {
   protocol: 'http1',
   proxyProtocol: 'http1',
-  // Bundled once into plain JS (serverBundle.ts): a 100-service cell starts 100 of them.
-  serverArgv: (scenario, port) => bundledNodeArgv(HTTP_SERVER, serverArgs(scenario, port)),
+  // workload.server: the native server (default) or httpServer.ts, bundled (servers.ts).
+  serverArgv: (scenario, port) => workloadServerArgv(workloadServerOf(scenario.workload), 'http1', serverArgs(scenario, port)),
+  server: (scenario) => workloadServerInfo(workloadServerOf(scenario.workload), 'http1'),
   // Exactly the driver the scenario names (load.driver), nothing else.
   driverArgv: (spec, scenario) => driverCommand(scenario.load.driver, spec),
 };
 
-/** gRPC over h2c end to end: grpc-js server, the meshbench gRPC driver, proxies in HTTP/2. */
+/** gRPC over h2c end to end: the native (or grpc-js) server, the meshbench gRPC driver, proxies in HTTP/2. */
 export const GRPC_WORKLOAD: WorkloadKind = {
   protocol: 'grpc',
   proxyProtocol: 'h2',
-  // Bundled too (serverBundle.ts): grpc-js included, 0.2 s CPU and 59 MB RSS per start
-  // instead of 0.7 s and 95 MB through tsx.
-  serverArgv: (scenario, port) => bundledNodeArgv(GRPC_SERVER, serverArgs(scenario, port)),
+  // workload.server: the native server (default; h2c through libnghttp2) or grpcServer.ts
+  // (grpc-js), bundled (servers.ts).
+  serverArgv: (scenario, port) => workloadServerArgv(workloadServerOf(scenario.workload), 'grpc', serverArgs(scenario, port)),
+  server: (scenario) => workloadServerInfo(workloadServerOf(scenario.workload), 'grpc'),
   driverArgv: (spec, scenario) => {
     const grpcSpec: GrpcLoadSpec = { ...spec, grpc: scenario.grpc ?? DEFAULT_GRPC_SETTINGS };
     return driverCommand(scenario.load.driver, grpcSpec);

@@ -8,7 +8,7 @@
 import { PROBE_NAMES, type ProbeName } from '../probes/types.ts';
 import { z } from 'zod';
 import type { InputProblem } from '../errors.ts';
-import { GRPC_MESSAGES_PER_STREAM_MAX, GRPC_STREAMS_PER_CONNECTION_MAX } from './types.ts';
+import { GRPC_MESSAGES_PER_STREAM_MAX, GRPC_STREAMS_PER_CONNECTION_MAX, WORKLOAD_SERVERS } from './types.ts';
 import {
   DEFAULT_HOT_SHARE, GRPC_METHODS, KIND_NODE_COUNTS, LOAD_SPREADS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS,
   type ClusterSettings, type GrpcSettings,
@@ -240,11 +240,12 @@ const mappingError = (keys: string, missing: string) => leafError(`must be a map
 const workloadShape = {
   responseBytes: intInRange(0, RESPONSE_BYTES_MAX, ' (bytes, at most 1 MiB)', 'a response size in bytes').default(1024),
   delay: durationField({ min: 0, max: DELAY_MAX_US, missing: 'a duration such as "0ms"' }).prefault('0ms'),
+  server: nameFrom(WORKLOAD_SERVERS, 'workload server').optional(),
 };
 
 const workloadSchema = z
-  .strictObject(workloadShape, { error: mappingError('responseBytes, delay', 'a mapping') })
-  .transform((w): Workload => ({ responseBytes: w.responseBytes, delayUs: w.delay }));
+  .strictObject(workloadShape, { error: mappingError('responseBytes, delay, server', 'a mapping') })
+  .transform((w): Workload => ({ responseBytes: w.responseBytes, delayUs: w.delay, ...(w.server ? { server: w.server } : {}) }));
 
 const loadShape = {
   model: nameFrom(LOAD_MODELS, 'load model').default('open'),
@@ -600,6 +601,19 @@ export const scenarioSchema = z
       }
     },
     whenFieldsValid('services', 'load'),
+  )
+  .superRefine(
+    (s, ctx) => {
+      if (s.workload.server === 'native' && s.platform !== 'local') {
+        ctx.addIssue({
+          code: 'custom',
+          input: s.workload.server,
+          path: ['workload', 'server'],
+          message: `the native server runs on platform local only so far (the kind/kubernetes image starts the Node server), got platform ${s.platform}; use server: node or leave it out`,
+        });
+      }
+    },
+    whenFieldsValid('platform', 'workload'),
   )
   .superRefine(
     (s, ctx) => {

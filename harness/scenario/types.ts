@@ -66,11 +66,17 @@ export interface ClusterSettings {
   versions: { istio?: string; cilium?: string };
 }
 
+/** The program in the server pods: the native server (C, the default on local) or the Node servers. */
+export const WORKLOAD_SERVERS = ['native', 'node'] as const;
+export type WorkloadServerName = (typeof WORKLOAD_SERVERS)[number];
+
 export interface Workload {
   /** Size of each response body. */
   responseBytes: number;
   /** Server-side added latency per request. */
   delayUs: number;
+  /** Which server app runs (harness/workload/servers.ts); absent: the default (native). */
+  server?: WorkloadServerName;
 }
 
 export interface LoadSettings {

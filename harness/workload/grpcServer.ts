@@ -12,7 +12,7 @@
 // Counters: the Stats method (grpcStatsClient.ts reads it), not counted as a call.
 import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { runServerMain } from './serverCli.ts';
 import { createLatencyHistogram, recordLatencyUs, summarizeLatencyUs } from '../load/histogram.ts';
 import type { LatencySummaryUs } from '../results/types.ts';
 import {
@@ -209,51 +209,6 @@ export async function startGrpcWorkloadServer(options: GrpcWorkloadServerOptions
   };
 }
 
-function parseCli(argv: string[]): GrpcWorkloadServerOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string', default: '0.0.0.0' },
-      port: { type: 'string', default: '8080' },
-      'response-bytes': { type: 'string', default: '1024' },
-      'delay-us': { type: 'string', default: '0' },
-      'delay-mode': { type: 'string', default: 'worker' },
-    },
-  });
-  const port = Number(values.port);
-  const responseBytes = Number(values['response-bytes']);
-  const delayUs = Number(values['delay-us']);
-  const delayMode = values['delay-mode'] as PreciseDelayMode;
-  const problems: string[] = [];
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port: must be 0–65535, got ${values.port}`);
-  if (!Number.isInteger(responseBytes) || responseBytes < 0) problems.push(`--response-bytes: must be an integer ≥ 0, got ${values['response-bytes']}`);
-  if (!Number.isFinite(delayUs) || delayUs < 0) problems.push(`--delay-us: must be ≥ 0, got ${values['delay-us']}`);
-  if (!['worker', 'timer', 'spin'].includes(delayMode)) problems.push(`--delay-mode: worker, timer or spin, got ${delayMode}`);
-  if (problems.length > 0) throw new Error(problems.join('\n'));
-  return { host: values.host!, port, responseBytes, delayUs, delayMode };
-}
-
-async function main(): Promise<void> {
-  let options: GrpcWorkloadServerOptions;
-  try {
-    options = parseCli(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`grpcServer: ${(err as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const server = await startGrpcWorkloadServer(options);
-  const shutdown = (): void => {
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-  process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, port: server.port })}\n`);
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main();
+  await runServerMain('grpcServer', startGrpcWorkloadServer);
 }

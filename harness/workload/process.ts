@@ -1,14 +1,14 @@
-// Starts the workload server as a process of its own behind a command prefix (taskset,
-// ip netns exec, a cgroup wrapper — the caller supplies it), waits for its ready line and
-// hands back its pid; stops it by that pid.
+// Starts the HTTP workload server (native by default, servers.ts) as a process of its own
+// behind a command prefix (taskset, ip netns exec, a cgroup wrapper — the caller supplies
+// it), waits for its ready line and hands back its pid; stops it by that pid.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import type { WorkloadServerName } from '../scenario/types.ts';
 import type { WorkloadStats } from './httpServer.ts';
+import { DEFAULT_WORKLOAD_SERVER, workloadServerArgv } from './servers.ts';
 
-export const WORKLOAD_SERVER_PATH = fileURLToPath(new URL('./httpServer.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX_LOADER_URL = import.meta.resolve('tsx');
 
 export interface WorkloadProcessOptions {
   host: string;
@@ -16,8 +16,10 @@ export interface WorkloadProcessOptions {
   port: number;
   responseBytes: number;
   delayUs: number;
+  /** Which server (servers.ts); default the native one. */
+  server?: WorkloadServerName;
   spawnPrefix?: readonly string[];
-  /** Default 20 s (tsx start-up and the delay calibration take ~1 s). */
+  /** Default 20 s (a Node server's start-up and delay calibration take ~1 s). */
   readyTimeoutMs?: number;
 }
 
@@ -32,26 +34,14 @@ export interface WorkloadProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** The argv that runs the server (for callers that spawn it their own way). */
-export function workloadServerArgv(o: Pick<WorkloadProcessOptions, 'host' | 'port' | 'responseBytes' | 'delayUs'>): string[] {
-  return [
-    process.execPath,
-    '--import',
-    TSX_LOADER_URL,
-    WORKLOAD_SERVER_PATH,
-    '--host',
-    o.host,
-    '--port',
-    String(o.port),
-    '--response-bytes',
-    String(o.responseBytes),
-    '--delay-us',
-    String(o.delayUs),
-  ];
+/** The argv that runs the HTTP server (for callers that spawn it their own way). */
+export function workloadProcessArgv(o: Pick<WorkloadProcessOptions, 'host' | 'port' | 'responseBytes' | 'delayUs' | 'server'>): string[] {
+  const args = ['--host', o.host, '--port', String(o.port), '--response-bytes', String(o.responseBytes), '--delay-us', String(o.delayUs)];
+  return workloadServerArgv(o.server ?? DEFAULT_WORKLOAD_SERVER, 'http1', args);
 }
 
 export function startWorkloadProcess(options: WorkloadProcessOptions): Promise<WorkloadProcess> {
-  const argv = [...(options.spawnPrefix ?? []), ...workloadServerArgv(options)];
+  const argv = [...(options.spawnPrefix ?? []), ...workloadProcessArgv(options)];
   const child = spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

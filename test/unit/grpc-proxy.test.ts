@@ -10,6 +10,7 @@ import { renderHaproxyConfig } from '../../harness/proxy/haproxy.ts';
 import { speaking } from '../../harness/proxy/protocol.ts';
 import { DEFAULT_PROXY_TUNING, type Proxy, type ProxyConfig } from '../../harness/proxy/types.ts';
 import { DEFAULT_GRPC_SETTINGS, GRPC_WORKLOAD, HTTP1_WORKLOAD, workloadFor } from '../../harness/runner/protocols.ts';
+import { NATIVE_SERVER_PATH } from '../../harness/workload/servers.ts';
 import type { Scenario } from '../../harness/scenario/types.ts';
 
 const route = { name: 's1', vip: '198.19.0.1', port: 80, endpoints: [{ ip: '198.18.1.2', port: 8080 }] };
@@ -77,10 +78,20 @@ describe('workload kinds', () => {
     assert.equal(workloadFor('grpc'), GRPC_WORKLOAD);
     assert.equal(HTTP1_WORKLOAD.proxyProtocol, 'http1');
     assert.equal(GRPC_WORKLOAD.proxyProtocol, 'h2');
-    const server = GRPC_WORKLOAD.serverArgv(scenario, 8080);
-    // Both servers run bundled (workload/serverBundle.ts): grpcServer-<hash>.mjs, httpServer-<hash>.mjs.
-    assert.match(server.join(' '), /grpcServer-[0-9a-f]+\.mjs --host 0\.0\.0\.0 --port 8080 --response-bytes 512 --delay-us 2000$/);
-    assert.match(HTTP1_WORKLOAD.serverArgv(scenario, 8080).join(' '), /httpServer-[0-9a-f]+\.mjs --host 0\.0\.0\.0 --port 8080 /);
+    // The native server by default, one binary for both protocols (workload/servers.ts) …
+    const args = '--host 0.0.0.0 --port 8080 --response-bytes 512 --delay-us 2000';
+    assert.equal(GRPC_WORKLOAD.serverArgv(scenario, 8080).join(' '), `${NATIVE_SERVER_PATH} ${args}`);
+    assert.equal(HTTP1_WORKLOAD.serverArgv(scenario, 8080).join(' '), `${NATIVE_SERVER_PATH} ${args}`);
+    assert.equal(HTTP1_WORKLOAD.server(scenario).name, 'meshbench-native-server');
+    assert.match(GRPC_WORKLOAD.server(scenario).version, /^\d+\.\d+\.\d+ \(nghttp2 \d+\.\d+\.\d+\)$/);
+    // … the Node servers with workload.server: node, bundled (workload/serverBundle.ts).
+    const node = { ...scenario, workload: { ...scenario.workload, server: 'node' as const } };
+    assert.match(GRPC_WORKLOAD.serverArgv(node, 8080).join(' '), /grpcServer-[0-9a-f]+\.mjs --host 0\.0\.0\.0 --port 8080 --response-bytes 512 --delay-us 2000$/);
+    assert.match(HTTP1_WORKLOAD.serverArgv(node, 8080).join(' '), /httpServer-[0-9a-f]+\.mjs --host 0\.0\.0\.0 --port 8080 /);
+    assert.deepEqual(
+      [HTTP1_WORKLOAD.server(node).name, GRPC_WORKLOAD.server(node).name],
+      ['meshbench-node-http', 'meshbench-node-grpc'],
+    );
   });
 
   test("the gRPC driver gets the scenario's calls; the HTTP driver the plain spec", () => {
