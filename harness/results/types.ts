@@ -46,6 +46,8 @@ export interface CellResult extends Cell {
   startedAt: string;
   finishedAt: string;
   load: LoadOutcome;
+  /** The server app that answered in the server pods (scenario workload.server), and its version. */
+  server?: { implementation: string; name: string; version: string };
   /** Where the requests went, as proven by counters (proxy stats, bpf rewrites). */
   path: Record<string, number>;
   /** CPU seconds used by each component during the measured window, from /proc. */
