@@ -4,6 +4,7 @@
 //
 //   build/server --host H --port P --response-bytes N --delay-us D [--max-connections C]
 //                [--wake-early-us W] [--delay-mode M (accepted, ignored)]
+//                [--upstream IPV4:PORT [--upstream-connections N]]   (one hop of a chain: see "upstream")
 //   build/server --version      → {"name":"meshbench-native-server","version":…,"nghttp2":…}
 //
 // Prints one JSON line `{"ready":true,"pid":…,"port":…}` on stdout once listening (port 0
@@ -397,6 +398,8 @@ static void server_json(struct buf *b) {
              nghttp2_version(0)->version_str, S.open_conns, S.accepted, S.refused, S.h2_conns, S.bad_requests);
 }
 
+static void upstream_json(struct buf *b, bool reset);
+
 /** /_meshbench/stats: the HTTP/1.1 counters (httpServer.ts's shape, plus what this server adds). */
 static char *http_stats_json(bool reset, size_t *len) {
   struct buf b = {0};
@@ -404,6 +407,7 @@ static char *http_stats_json(bool reset, size_t *len) {
   peers_json(&b, S.http.peer_requests);
   buf_printf(&b, ",\"delay\":");
   delay_details_json(&b, &S.http.delay);
+  upstream_json(&b, reset);
   server_json(&b);
   buf_put(&b, "}", 1);
   if (reset) memset(&S.http, 0, sizeof S.http);
@@ -499,6 +503,9 @@ static void h1_flush_queue(struct conn *c);
 static void h1_parse(struct conn *c);
 static bool h2_send(struct conn *c);
 static void grpc_answer(struct item *it);
+static bool parse_number(const char *s, double *out);
+static bool up_forwarding(void);
+static void up_forward(struct item *it, const char *target, size_t target_len);
 
 static void item_free(struct item *it) {
   free(it->body);
@@ -991,6 +998,10 @@ static bool h1_request(struct conn *c, char *p, size_t len) {
     c->body_left = cl;
   }
   if (close_after) c->closing = true; // nothing after this request is read
+  if (delay && up_forwarding()) {
+    up_forward(it, target, target_len); // answered when the next service has answered
+    return true;
+  }
   schedule(it, delay);
   if (it->ready) h1_flush_queue(c);
   return true;
@@ -1403,6 +1414,426 @@ static void h2_recv(struct conn *c) {
   h2_send(c);
 }
 
+// ---------------------------------------------------------------- upstream: one hop of a chain
+//
+// --upstream HOST:PORT makes this server one service of a chain: every counted HTTP/1.1
+// request (not /_meshbench/stats) is sent on to HOST:PORT with the same target, as a client
+// of the next service — through whatever the pod's network does with the connection (a
+// sidecar's outbound capture, the socket LB's connect4 rewrite, the node's DNAT) — and is
+// answered with the upstream's status once the upstream's answer is complete, then after
+// --delay-us if any (a chain gives its delay to its last service only). gRPC calls are
+// answered here, not forwarded.
+//
+// The pool lives on the same epoll loop: one request at a time per connection (no
+// pipelining), keep-alive, the most recently used idle connection first, a new one while
+// fewer than --upstream-connections (default 64) are open, else the request waits its turn
+// (FIFO). A failure (refused, reset, a cut or malformed answer) answers 502 and counts an
+// error; a reused connection that dies before any byte of its answer (the upstream closed it
+// while idle) is retried once on a fresh one. Answers: Content-Length, none (1xx/204/304),
+// or until close; chunked answers are refused (502): nothing on a meshbench path sends them.
+#define UPSTREAM_PENDING (SIZE_MAX - 1) // heap_index of an item waiting for its upstream answer
+#define UP_MAX_CONNECTIONS 1024
+#define UP_IN_CAP (32 * 1024)
+
+enum up_state { UP_FREE, UP_CONNECTING, UP_IDLE, UP_BUSY };
+
+struct up_conn {
+  int fd;
+  enum up_state state;
+  uint32_t events;
+  struct item *item; // the request in flight
+  uint64_t served;   // answers completed on this connection
+  uint64_t last_used_ns;
+  struct buf out;
+  char *in;
+  size_t in_len;
+  bool head_done, until_close, close_after;
+  uint64_t body_left;
+  uint16_t status;
+};
+
+static struct {
+  bool enabled;
+  char target[96]; // HOST:PORT as given (Host header, stats)
+  struct sockaddr_in addr;
+  int max;
+  struct up_conn *pool;
+  int open;
+  struct item **wait; // FIFO ring
+  size_t wait_head, wait_len, wait_cap;
+  uint64_t requests, responses, errors, retries, opened;
+} U;
+
+static void up_pump(void);
+
+static bool up_forwarding(void) { return U.enabled; }
+
+static bool up_owns(void *p) {
+  return U.pool && (struct up_conn *)p >= U.pool && (struct up_conn *)p < U.pool + U.max;
+}
+
+static void up_wait_push(struct item *it, bool front) {
+  if (U.wait_len == U.wait_cap) {
+    size_t cap = U.wait_cap ? U.wait_cap * 2 : 256;
+    struct item **w = xmalloc(cap * sizeof *w);
+    for (size_t i = 0; i < U.wait_len; i++) w[i] = U.wait[(U.wait_head + i) % U.wait_cap];
+    free(U.wait);
+    U.wait = w;
+    U.wait_cap = cap;
+    U.wait_head = 0;
+  }
+  if (front) {
+    U.wait_head = (U.wait_head + U.wait_cap - 1) % U.wait_cap;
+    U.wait[U.wait_head] = it;
+  } else {
+    U.wait[(U.wait_head + U.wait_len) % U.wait_cap] = it;
+  }
+  U.wait_len++;
+}
+
+static struct item *up_wait_pop(void) {
+  struct item *it = U.wait[U.wait_head];
+  U.wait_head = (U.wait_head + 1) % U.wait_cap;
+  U.wait_len--;
+  return it;
+}
+
+/** The upstream answered (or failed, status 502): the item takes that status, then the local delay. */
+static void up_deliver(struct item *it, uint16_t status) {
+  it->status = status;
+  free(it->body); // the forwarded target, kept there while the item waited
+  it->body = NULL;
+  it->body_len = 0;
+  if (it->conn == NULL) { // the client went away meanwhile
+    item_free(it);
+    return;
+  }
+  struct conn *c = it->conn;
+  schedule(it, true);
+  if (it->ready) h1_flush_queue(c);
+}
+
+static void up_update_events(struct up_conn *u) {
+  uint32_t ev = EPOLLIN;
+  if (u->state == UP_CONNECTING || buf_pending(&u->out) > 0) ev |= EPOLLOUT;
+  if (ev == u->events) return;
+  struct epoll_event e = {.events = ev, .data.ptr = u};
+  if (epoll_ctl(S.epfd, EPOLL_CTL_MOD, u->fd, &e) == 0) u->events = ev;
+}
+
+static void up_close(struct up_conn *u) {
+  if (u->state == UP_FREE) return;
+  epoll_ctl(S.epfd, EPOLL_CTL_DEL, u->fd, NULL);
+  close(u->fd);
+  u->state = UP_FREE;
+  u->fd = -1;
+  u->out.off = u->out.len = 0;
+  u->in_len = 0;
+  U.open--;
+}
+
+/** The connection failed: its request is retried (a reused connection, nothing answered yet) or answered 502. */
+static void up_fail(struct up_conn *u) {
+  struct item *it = u->item;
+  bool retry = it && u->served > 0 && !u->head_done && u->in_len == 0;
+  u->item = NULL;
+  up_close(u);
+  if (it) {
+    if (retry) {
+      U.retries++;
+      up_wait_push(it, true);
+    } else {
+      U.errors++;
+      up_deliver(it, 502);
+    }
+  }
+  up_pump();
+}
+
+static bool up_flush(struct up_conn *u) {
+  while (buf_pending(&u->out) > 0) {
+    ssize_t n = send(u->fd, u->out.data + u->out.off, buf_pending(&u->out), MSG_NOSIGNAL);
+    if (n > 0) {
+      u->out.off += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    up_fail(u);
+    return false;
+  }
+  if (buf_pending(&u->out) == 0) u->out.off = u->out.len = 0;
+  up_update_events(u);
+  return true;
+}
+
+/** Puts the item's request on the connection (written now, or once it is connected). */
+static void up_start(struct up_conn *u, struct item *it) {
+  u->item = it;
+  u->head_done = u->until_close = u->close_after = false;
+  u->body_left = 0;
+  u->status = 0;
+  buf_printf(&u->out, "GET %.*s HTTP/1.1\r\nHost: %s\r\n\r\n", (int)it->body_len, it->body, U.target);
+  if (u->state == UP_CONNECTING) {
+    up_update_events(u);
+    return;
+  }
+  u->state = UP_BUSY;
+  up_flush(u);
+}
+
+static struct up_conn *up_open(void) {
+  struct up_conn *u = NULL;
+  for (int i = 0; i < U.max && !u; i++)
+    if (U.pool[i].state == UP_FREE) u = &U.pool[i];
+  if (!u) return NULL;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return NULL;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int rc = connect(fd, (struct sockaddr *)&U.addr, sizeof U.addr);
+  if (rc != 0 && errno != EINPROGRESS) {
+    close(fd);
+    return NULL;
+  }
+  struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = u};
+  if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+    close(fd);
+    return NULL;
+  }
+  u->fd = fd;
+  u->events = EPOLLIN | EPOLLOUT;
+  u->state = rc == 0 ? UP_IDLE : UP_CONNECTING;
+  u->served = 0;
+  u->in_len = 0;
+  if (!u->in) u->in = xmalloc(UP_IN_CAP);
+  U.open++;
+  U.opened++;
+  return u;
+}
+
+/** Hands waiting requests to idle connections, opening new ones up to the limit. */
+static void up_pump(void) {
+  static bool pumping;
+  if (pumping) return; // a failure inside re-enters: the loop below goes on
+  pumping = true;
+  while (U.wait_len > 0) {
+    struct item *it = U.wait[U.wait_head];
+    if (it->conn == NULL) { // the client is gone: nothing to forward
+      up_wait_pop();
+      item_free(it);
+      continue;
+    }
+    struct up_conn *u = NULL;
+    for (int i = 0; i < U.max; i++)
+      if (U.pool[i].state == UP_IDLE && (!u || U.pool[i].last_used_ns > u->last_used_ns)) u = &U.pool[i];
+    if (!u && U.open < U.max) {
+      u = up_open();
+      if (!u) {
+        up_wait_pop();
+        U.errors++;
+        logf_("upstream %s: cannot connect: %s", U.target, strerror(errno));
+        up_deliver(it, 502);
+        continue;
+      }
+    }
+    if (!u) break; // every connection busy: the request waits for the next free one
+    up_wait_pop();
+    up_start(u, it);
+  }
+  pumping = false;
+}
+
+/** A counted request goes on to the next service; its answer waits for the upstream's. */
+static void up_forward(struct item *it, const char *target, size_t target_len) {
+  U.requests++;
+  it->body = xmalloc(target_len);
+  memcpy(it->body, target, target_len);
+  it->body_len = target_len;
+  it->heap_index = UPSTREAM_PENDING; // kept alive by conn_close until the upstream answers
+  it->ready = false;
+  up_wait_push(it, false);
+  up_pump();
+}
+
+static void up_complete(struct up_conn *u) {
+  struct item *it = u->item;
+  u->item = NULL;
+  u->served++;
+  u->last_used_ns = now_ns();
+  U.responses++;
+  bool close_after = u->close_after;
+  if (close_after) up_close(u);
+  else u->state = UP_IDLE;
+  if (it) up_deliver(it, u->status);
+  up_pump();
+}
+
+/** Parses the answer in u->in; false when the connection failed (and was handled). */
+static bool up_parse(struct up_conn *u, bool eof) {
+  size_t off = 0;
+  for (;;) {
+    if (!u->head_done) {
+      char *e = u->in_len - off >= 4 ? memmem(u->in + off, u->in_len - off, "\r\n\r\n", 4) : NULL;
+      if (!e) {
+        if (u->in_len - off > MAX_HEAD_BYTES || eof) goto bad;
+        break;
+      }
+      char *p = u->in + off;
+      size_t head_len = (size_t)(e - p) + 4;
+      if (head_len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ') goto bad;
+      int status = 0;
+      for (int i = 9; i < 12; i++) {
+        if (p[i] < '0' || p[i] > '9') goto bad;
+        status = status * 10 + (p[i] - '0');
+      }
+      bool have_cl = false, http10 = p[7] == '0';
+      uint64_t cl = 0;
+      u->close_after = http10;
+      char *h = memmem(p, head_len, "\r\n", 2) + 2;
+      while (h < e) {
+        char *le = memmem(h, (size_t)(e + 2 - h), "\r\n", 2);
+        char *colon = memchr(h, ':', (size_t)(le - h));
+        if (colon) {
+          char *v = colon + 1;
+          while (v < le && (*v == ' ' || *v == '\t')) v++;
+          size_t nl = (size_t)(colon - h), vl = (size_t)(le - v);
+          if (nl == 14 && strncasecmp(h, "content-length", 14) == 0) {
+            have_cl = true;
+            cl = strtoull(v, NULL, 10);
+          } else if (nl == 17 && strncasecmp(h, "transfer-encoding", 17) == 0) {
+            goto bad; // chunked: not sent on any meshbench path (see above)
+          } else if (nl == 10 && strncasecmp(h, "connection", 10) == 0) {
+            if (header_has_token(v, vl, "close")) u->close_after = true;
+            if (header_has_token(v, vl, "keep-alive")) u->close_after = false;
+          }
+        }
+        h = le + 2;
+      }
+      off += head_len;
+      if (status >= 100 && status < 200) continue; // an interim answer: the real one follows
+      u->status = (uint16_t)status;
+      u->head_done = true;
+      if (status == 204 || status == 304) u->body_left = 0;
+      else if (have_cl) u->body_left = cl;
+      else u->until_close = true;
+    }
+    size_t avail = u->in_len - off;
+    if (u->until_close) {
+      off = u->in_len;
+      if (!eof) break;
+      u->close_after = true;
+      u->in_len = 0;
+      up_complete(u);
+      return false; // closed
+    }
+    size_t take = avail < u->body_left ? avail : (size_t)u->body_left;
+    off += take;
+    u->body_left -= take;
+    if (u->body_left > 0) {
+      if (eof) goto bad;
+      break;
+    }
+    // complete: anything after it would be an answer nobody asked for
+    u->in_len = 0;
+    off = 0;
+    bool closes = u->close_after || eof;
+    u->close_after = closes;
+    up_complete(u);
+    return !closes;
+  }
+  if (off > 0) {
+    memmove(u->in, u->in + off, u->in_len - off);
+    u->in_len -= off;
+  }
+  return true;
+bad:
+  if (u->item) logf_("upstream %s: %s answer", U.target, eof ? "a cut" : "a malformed");
+  up_fail(u);
+  return false;
+}
+
+static void up_event(struct up_conn *u, uint32_t events) {
+  if (u->state == UP_FREE) return;
+  if (u->state == UP_CONNECTING) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == 0 && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !(events & EPOLLERR)) {
+      u->state = u->item ? UP_BUSY : UP_IDLE;
+    } else if (err != 0 || (events & EPOLLERR)) {
+      logf_("upstream %s: connect: %s", U.target, strerror(err ? err : ECONNREFUSED));
+      up_fail(u);
+      return;
+    } else {
+      return;
+    }
+  }
+  if ((events & EPOLLOUT) && !up_flush(u)) return;
+  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+  for (;;) {
+    if (u->in_len >= UP_IN_CAP) {
+      up_fail(u);
+      return;
+    }
+    ssize_t n = recv(u->fd, u->in + u->in_len, UP_IN_CAP - u->in_len, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      up_fail(u);
+      return;
+    }
+    if (n == 0) {
+      if (!u->item) { // an idle connection the upstream closed
+        up_close(u);
+        up_pump();
+        return;
+      }
+      up_parse(u, true);
+      return;
+    }
+    u->in_len += (size_t)n;
+    if (!u->item) { // bytes nobody asked for
+      up_fail(u);
+      return;
+    }
+    if (!up_parse(u, false)) return;
+    if (u->state != UP_BUSY) return;
+  }
+}
+
+static void upstream_json(struct buf *b, bool reset) {
+  if (!U.enabled) return;
+  buf_printf(b,
+             ",\"upstream\":{\"target\":\"%s\",\"requests\":%" PRIu64 ",\"responses\":%" PRIu64 ",\"errors\":%" PRIu64
+             ",\"retries\":%" PRIu64 ",\"connectionsOpened\":%" PRIu64 ",\"open\":%d,\"waiting\":%zu}",
+             U.target, U.requests, U.responses, U.errors, U.retries, U.opened, U.open, U.wait_len);
+  if (reset) U.requests = U.responses = U.errors = U.retries = 0;
+}
+
+/** --upstream HOST:PORT (numeric IPv4: the service VIP of the next hop). */
+static bool upstream_setup(const char *spec, int max) {
+  const char *colon = strrchr(spec, ':');
+  if (!colon || colon == spec || strlen(spec) >= sizeof U.target) return false;
+  char host[64];
+  size_t hl = (size_t)(colon - spec);
+  if (hl >= sizeof host) return false;
+  memcpy(host, spec, hl);
+  host[hl] = 0;
+  double port;
+  if (!parse_number(colon + 1, &port) || port != floor(port) || port < 1 || port > 65535) return false;
+  memset(&U.addr, 0, sizeof U.addr);
+  U.addr.sin_family = AF_INET;
+  U.addr.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &U.addr.sin_addr) != 1) return false;
+  snprintf(U.target, sizeof U.target, "%s", spec);
+  U.max = max;
+  U.pool = xcalloc((size_t)max, sizeof *U.pool);
+  for (int i = 0; i < max; i++) U.pool[i].fd = -1;
+  U.enabled = true;
+  return true;
+}
+
 // ---------------------------------------------------------------- sockets and the loop
 
 #define IN_CAP (32 * 1024)
@@ -1592,6 +2023,7 @@ static bool parse_number(const char *s, double *out) {
 
 static void usage(FILE *f) {
   fputs("usage: server --host H --port P --response-bytes N --delay-us D [--max-connections C] [--wake-early-us W]\n"
+        "              [--upstream IPV4:PORT [--upstream-connections N]]\n"
         "       server --version\n",
         f);
 }
@@ -1599,11 +2031,13 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
   const char *host = "0.0.0.0";
   const char *port_s = "8080", *bytes_s = "1024", *delay_s = "0", *mode_s = "worker", *maxc_s = "16384", *early_s = NULL;
+  const char *upstream_s = NULL, *upconn_s = "64";
   static const struct option opts[] = {
       {"host", required_argument, 0, 'h'},           {"port", required_argument, 0, 'p'},
       {"response-bytes", required_argument, 0, 'b'}, {"delay-us", required_argument, 0, 'd'},
       {"delay-mode", required_argument, 0, 'm'},     {"max-connections", required_argument, 0, 'c'},
       {"wake-early-us", required_argument, 0, 'w'},  {"version", no_argument, 0, 'V'},
+      {"upstream", required_argument, 0, 'u'},      {"upstream-connections", required_argument, 0, 'n'},
       {"help", no_argument, 0, '?'},                 {0, 0, 0, 0},
   };
   opterr = 0;
@@ -1618,6 +2052,8 @@ int main(int argc, char **argv) {
     case 'm': mode_s = optarg; break;
     case 'c': maxc_s = optarg; break;
     case 'w': early_s = optarg; break;
+    case 'u': upstream_s = optarg; break;
+    case 'n': upconn_s = optarg; break;
     case 'V':
       printf("{\"name\":\"" SERVER_NAME "\",\"version\":\"" SERVER_VERSION "\",\"nghttp2\":\"%s\"}\n", nghttp2_version(0)->version_str);
       return 0;
@@ -1644,6 +2080,11 @@ int main(int argc, char **argv) {
     problems++, logf_("--max-connections: must be an integer 1–1000000, got %s", maxc_s);
   if (early_s && (!parse_number(early_s, &early) || early < 0 || early > 10000))
     problems++, logf_("--wake-early-us: must be 0–10000, got %s", early_s);
+  double upconn = 0;
+  if (!parse_number(upconn_s, &upconn) || upconn != floor(upconn) || upconn < 1 || upconn > UP_MAX_CONNECTIONS)
+    problems++, logf_("--upstream-connections: must be an integer 1–%d, got %s", UP_MAX_CONNECTIONS, upconn_s);
+  else if (upstream_s && !upstream_setup(upstream_s, (int)upconn))
+    problems++, logf_("--upstream: must be IPV4:PORT (the next service's VIP), got %s", upstream_s);
   if (problems) return 2;
 
   S.response_bytes = (size_t)bytes;
@@ -1707,7 +2148,8 @@ int main(int argc, char **argv) {
       else if (p == &S.sfd) {
         struct signalfd_siginfo si;
         while (read(S.sfd, &si, sizeof si) == (ssize_t)sizeof si) S.stopping = true;
-      } else on_conn_event(p, events[i].events);
+      } else if (up_owns(p)) up_event(p, events[i].events);
+      else on_conn_event(p, events[i].events);
       fire_due();
     }
     free_dead();
