@@ -5,10 +5,20 @@
 // Repeat r (1-based) starts at mesh (r-1) mod n of the scenario's list: with the default
 // list, repeat 1 runs baseline, sidecar, ebpf, ebpf-l4; repeat 2 sidecar, ebpf, ebpf-l4,
 // baseline; and so on, so every mesh takes every position equally often over n repeats.
-import type { Cell, MeshName, Protocol, Scenario } from './types.ts';
+//
+// Security modes multiply the cells like protocols do, except for the reference mesh: it has
+// no data path of its own to encrypt, so it runs plaintext only and every mode's cells are
+// compared with it (as published mTLS figures compare a mesh with mTLS against no mesh).
+import { REFERENCE_MESH, type Cell, type MeshName, type Protocol, type Scenario, type Security } from './types.ts';
 
-export function cellId(mesh: MeshName, protocol: Protocol, services: number, repeat: number): string {
-  return `${mesh}-${protocol}-s${services}-r${repeat}`;
+/** `sidecar-http1-s10-r2`; a cell with mtls `sidecar-http1-mtls-s10-r2` (plaintext ids as before the axis). */
+export function cellId(mesh: MeshName, protocol: Protocol, services: number, repeat: number, security: Security = 'plaintext'): string {
+  return `${mesh}-${protocol}${security === 'plaintext' ? '' : `-${security}`}-s${services}-r${repeat}`;
+}
+
+/** The security modes a mesh's cells run in: the scenario's, the reference mesh plaintext only. */
+export function securityModesFor(mesh: MeshName, modes: readonly Security[]): Security[] {
+  return mesh === REFERENCE_MESH ? ['plaintext'] : [...modes];
 }
 
 /** The scenario's meshes in the order repeat `repeat` (1-based) runs them. */
@@ -18,17 +28,22 @@ export function meshOrderForRepeat(meshes: readonly MeshName[], repeat: number):
 }
 
 /**
- * meshes × protocols × services × repeats cells, in run order: repeat-major; within a repeat,
- * for each services value then protocol, every mesh one after another (rotated order).
+ * meshes × protocols × security × services × repeats cells, in run order: repeat-major;
+ * within a repeat, for each services value, protocol and security mode, every mesh one after
+ * another (rotated order). The reference mesh runs once per services × protocol (plaintext).
  */
 export function planCells(s: Scenario): Cell[] {
   const cells: Cell[] = [];
+  const modes: Security[] = s.security ?? ['plaintext'];
   for (let repeat = 1; repeat <= s.repeats; repeat++) {
     const meshOrder = meshOrderForRepeat(s.meshes, repeat);
     for (const services of s.services) {
       for (const protocol of s.protocols) {
-        for (const mesh of meshOrder) {
-          cells.push({ id: cellId(mesh, protocol, services, repeat), mesh, protocol, services, repeat, index: cells.length });
+        for (const security of modes) {
+          for (const mesh of meshOrder) {
+            if (!securityModesFor(mesh, modes).includes(security)) continue;
+            cells.push({ id: cellId(mesh, protocol, services, repeat, security), mesh, protocol, security, services, repeat, index: cells.length });
+          }
         }
       }
     }

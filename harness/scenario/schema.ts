@@ -11,7 +11,7 @@ import type { InputProblem } from '../errors.ts';
 import { GRPC_MESSAGES_PER_STREAM_MAX, GRPC_STREAMS_PER_CONNECTION_MAX, WORKLOAD_SERVERS } from './types.ts';
 import {
   DEFAULT_HOT_SHARE, GRPC_METHODS, KIND_NODE_COUNTS, LOAD_SPREADS, MESH_NAMES, PLACEMENTS, PLATFORMS, PROTOCOLS,
-  type ClusterSettings, type GrpcSettings,
+  SECURITY_MODES, type ClusterSettings, type Security, type GrpcSettings,
   type KindNodeCount, type LoadSettings, type MeshName, type PlatformName, type Protocol, type Scenario, type Workload,
 } from './types.ts';
 
@@ -463,6 +463,11 @@ const scenarioShape = {
     choices: `one or more of ${PROTOCOLS.join(', ')}`,
     isValid: (v) => (PROTOCOLS as readonly unknown[]).includes(v),
   }).default(() => [...DEFAULT_PROTOCOLS]),
+  security: uniqueList(nameFrom(SECURITY_MODES, 'security mode'), {
+    noun: 'security mode',
+    choices: `one or more of ${SECURITY_MODES.join(', ')}`,
+    isValid: (v) => (SECURITY_MODES as readonly unknown[]).includes(v),
+  }).optional(), // absent: plaintext only (Scenario.security)
   services: uniqueList(intInRange(SERVICES_MIN, SERVICES_MAX, '', 'a number of services'), {
     noun: 'services value',
     choices: `${SERVICES_MIN}–${SERVICES_MAX}, e.g. [1, 10]`,
@@ -634,6 +639,7 @@ export const scenarioSchema = z
       platform: s.platform,
       meshes: s.meshes as MeshName[],
       protocols: s.protocols as Protocol[],
+      ...(s.security ? { security: s.security as Security[] } : {}),
       services: s.services,
       workload: s.workload,
       load: s.load,

@@ -6,6 +6,14 @@ import type { ProbeName } from '../probes/types.ts';
 export const MESH_NAMES = ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'] as const;
 export type MeshName = (typeof MESH_NAMES)[number];
 
+/**
+ * What the mesh's own legs carry: `plaintext`, or `mtls` (mutual TLS between the mesh's
+ * proxies with per-workload certificates from a CA made for the run; node-to-node encryption
+ * for the eBPF meshes where the kernel has it). Each mode is a cell of its own.
+ */
+export const SECURITY_MODES = ['plaintext', 'mtls'] as const;
+export type Security = (typeof SECURITY_MODES)[number];
+
 export const PROTOCOLS = ['http1', 'grpc'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
@@ -100,6 +108,8 @@ export interface Scenario {
   platform: PlatformName;
   meshes: MeshName[];
   protocols: Protocol[];
+  /** Security modes, one cell group each (absent: plaintext only). */
+  security?: Security[];
   /** Services (server pods, each behind its own VIP) per node, one cell group each. */
   services: number[];
   workload: Workload;
@@ -118,12 +128,14 @@ export interface Scenario {
   cluster?: ClusterSettings;
 }
 
-/** One measurement: a mesh × protocol × services combination in one repeat. */
+/** One measurement: a mesh × protocol × security × services combination in one repeat. */
 export interface Cell {
   /** Stable id, e.g. `sidecar-http1-s10-r2`. */
   id: string;
   mesh: MeshName;
   protocol: Protocol;
+  /** Absent: plaintext (cells of older results). */
+  security?: Security;
   services: number;
   /** 1-based repeat number. */
   repeat: number;

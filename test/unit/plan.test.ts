@@ -44,7 +44,7 @@ describe('planCells', () => {
   test('ids like sidecar-http1-s10-r2', () => {
     const cells = planCells(scenario({ services: [10], repeats: 2 }));
     const cell = cells.find((c) => c.mesh === 'sidecar' && c.repeat === 2);
-    assert.deepEqual(cell, { id: 'sidecar-http1-s10-r2', mesh: 'sidecar', protocol: 'http1', services: 10, repeat: 2, index: 4 });
+    assert.deepEqual(cell, { id: 'sidecar-http1-s10-r2', mesh: 'sidecar', protocol: 'http1', security: 'plaintext', services: 10, repeat: 2, index: 4 });
   });
 
   test('mesh order rotates from repeat to repeat; services groups run mesh after mesh', () => {
