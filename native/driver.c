@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -265,6 +266,7 @@ static struct {
 } R;
 
 static volatile sig_atomic_t aborted_by;
+static int sched_fifo; // running SCHED_FIFO (open model, when permitted)
 
 typedef struct {
   char key[24];
@@ -1110,7 +1112,7 @@ static void print_outcome(void) {
     sb_printf(&b, ",\"schedulerLatenessUs\":");
     summary_json(&b, &R.lateness);
   }
-  sb_printf(&b, ",\"processes\":1");
+  sb_printf(&b, ",\"scheduling\":\"%s\",\"processes\":1", sched_fifo ? "fifo" : "other");
   if (R.have_cpu) sb_printf(&b, ",\"driverCpuMs\":%.1f", R.driver_cpu_ms);
   sb_printf(&b, "}");
   if (S.grpc) {
@@ -1479,6 +1481,16 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   // Wake-ups on time: the default 50 µs of timer slack would be 50 µs of scheduler lateness.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  // Open model: a real-time priority where the driver may take one (root on the local
+  // platform), so a process that shares the driver's CPU cannot delay an intended send by a
+  // time slice. The closed model stays SCHED_OTHER: it runs its CPU flat out, and the
+  // kernel's RT throttling (95 %) would cut it into 50 ms pauses. MESHBENCH_DRIVER_SCHED=other
+  // turns it off.
+  const char *sched_env = getenv("MESHBENCH_DRIVER_SCHED");
+  if (S.open && !(sched_env && !strcmp(sched_env, "other"))) {
+    struct sched_param sp = {.sched_priority = 10};
+    sched_fifo = sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
+  }
   if (run() < 0) {
     char msg[64];
     snprintf(msg, sizeof msg, "load aborted: driver got signal %d", (int)aborted_by);

@@ -69,6 +69,11 @@ export interface LoadAccounting {
   timeouts?: number;
   /** TCP (HTTP/2) connections opened over the run, re-opens included. Not every driver counts them. */
   connectionsOpened?: number;
+  /**
+   * The driver's CPU scheduling: `fifo` when the native driver ran its open model at a
+   * real-time priority (SCHED_FIFO, where permitted), `other` when it did not.
+   */
+  scheduling?: 'fifo' | 'other';
   /** Driver processes whose results were merged (1 unless the driver split the load). */
   processes: number;
   /**
