@@ -10,7 +10,7 @@
 // every command it runs goes to the run's commands.log.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROBE_NAMES, type ProbeName } from '../../probes/types.ts';
+import type { ProbeName } from '../../probes/types.ts';
 import type { Cell, Scenario } from '../../scenario/types.ts';
 import type { Platform, PlatformFacts, ProvisionedPlatform, RunContext } from '../types.ts';
 import { meshModule } from '../../mesh/index.ts';
@@ -28,11 +28,11 @@ export const COMMANDS_LOG = 'commands.log';
 export class KubernetesPlatform implements Platform {
   /**
    * A platform for a checked plan (prepare()). probes: the eBPF probes to run in the
-   * cluster (default all); CPU from the containers' cgroups is recorded in any case.
+   * cluster (default the scenario's); CPU from the containers' cgroups is recorded in any case.
    */
   constructor(
     readonly plan: KubePlan,
-    private readonly probes: readonly ProbeName[] = PROBE_NAMES,
+    private readonly probes?: readonly ProbeName[],
   ) {}
 
   get name(): KubePlan['platform'] {
@@ -93,7 +93,7 @@ export class KubernetesPlatform implements Platform {
           scenario: plan.scenario,
           cluster: clusters.get(clusterKeyOf(plan.platform, cell.mesh))!,
           image: plan.image,
-          probes: this.probes,
+          probes: this.probes ?? plan.scenario.probes,
           state,
           signal: run.signal,
           log,
