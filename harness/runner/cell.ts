@@ -14,7 +14,8 @@ import { spreadWeights } from '../load/spread.ts';
 import { measureIdle } from './idle.ts';
 import type { CellResult, ComponentResult, LoadOutcome, ProbeRunInfo } from '../results/types.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
-import { HTTP1_WORKLOAD, workloadFor, type WorkloadKind } from './protocols.ts';
+import { HTTP1_WORKLOAD, workloadFor, type ServerHop, type WorkloadKind } from './protocols.ts';
+import { chainHops, chainOf, serverAppCounters } from './chain.ts';
 
 export const SERVICE_PORT = 80;
 export const APP_PORT = 8080;
@@ -66,19 +67,21 @@ export interface LiveCell {
   client: Pod;
   servers: Pod[];
   apps: ProcessHandle[];
+  /** The services the load driver calls: all of them, or with a chain the entry services (hop 1). */
+  entryServices: Service[];
   /** The cell's protocol: its server apps, load driver and what the proxies speak. */
   workload: WorkloadKind;
 }
 
-export async function startServerApp(cluster: LocalCluster, pod: Pod, scenario: Scenario, workload: WorkloadKind = HTTP1_WORKLOAD): Promise<ProcessHandle> {
-  const app = cluster.spawn(pod, 'server-app', workload.serverArgv(scenario, APP_PORT), { cpus: 'pods' });
+export async function startServerApp(cluster: LocalCluster, pod: Pod, scenario: Scenario, workload: WorkloadKind = HTTP1_WORKLOAD, hop?: ServerHop): Promise<ProcessHandle> {
+  const app = cluster.spawn(pod, 'server-app', workload.serverArgv(scenario, APP_PORT, hop), { cpus: 'pods' });
   await app.waitForLine((line) => line.includes('"ready"'), 30_000);
   return app;
 }
 
 /** Brings up a cell's cluster, mesh and apps (protocol http1 unless named). The caller must call cluster.down(). */
 export async function bringUp(
-  cell: Pick<Cell, 'mesh' | 'services'> & Partial<Pick<Cell, 'protocol'>>,
+  cell: Pick<Cell, 'mesh' | 'services'> & Partial<Pick<Cell, 'protocol' | 'chain'>>,
   env: Omit<CellEnvironment, 'signal'>,
   cluster: LocalCluster,
   signal?: AbortSignal,
@@ -90,9 +93,11 @@ export async function bringUp(
   };
   const workload = workloadFor(cell.protocol ?? 'http1');
   await cluster.up();
+  // With a chain, services × chain server pods: service i calls service i + services (chain.ts).
+  const hops = chainHops(cell.services, chainOf(cell));
   const [client, ...servers] = await cluster.addPods([
     { name: 'client-1', role: 'client' },
-    ...Array.from({ length: cell.services }, (_, i) => ({ name: `server-${i + 1}`, role: 'server' as const })),
+    ...hops.map((h) => ({ name: `server-${h.service}`, role: 'server' as const })),
   ]);
   const services: Service[] = servers.map((pod, i) => ({
     name: `s${i + 1}`,
@@ -106,8 +111,13 @@ export async function bringUp(
   const ctx: MeshContext = { cluster, proxy: speaking(env.proxy, workload.proxyProtocol), services };
   await mesh.install(ctx);
   await mapLimit([client!, ...servers], 8, unlessAborted((pod) => mesh.attach(ctx, pod)));
-  const apps = await mapLimit(servers, 8, unlessAborted((pod) => startServerApp(cluster, pod, env.scenario, workload)));
-  return { cluster, mesh, services, client: client!, servers, apps, workload };
+  const hopOf = (pod: Pod): ServerHop => {
+    const upstream = hops[servers.indexOf(pod)]?.upstream;
+    return upstream === undefined ? {} : { upstream: { host: services[upstream - 1]!.vip, port: SERVICE_PORT } };
+  };
+  const apps = await mapLimit(servers, 8, unlessAborted((pod) => startServerApp(cluster, pod, env.scenario, workload, hopOf(pod))));
+  const entryServices = services.filter((_, i) => hops[i]!.hop === 1);
+  return { cluster, mesh, services, client: client!, servers, apps, entryServices, workload };
 }
 
 export function appComponents(live: LiveCell): Component[] {
@@ -156,13 +166,13 @@ const weightsOf = (weights: number[] | undefined): { weights?: number[] } => (we
  */
 export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: AbortSignal, probes?: ProbeSession): Promise<DriverRun> {
   const spec = {
-    targets: live.services.map((s) => ({ host: s.vip, port: s.port, path: '/' })),
+    targets: live.entryServices.map((s) => ({ host: s.vip, port: s.port, path: '/' })),
     model: scenario.load.model,
     rate: scenario.load.rate,
     connections: scenario.load.connections,
     durationMs: scenario.load.durationMs,
     warmupMs: scenario.load.warmupMs,
-    ...weightsOf(spreadWeights(scenario.load, live.services.length)),
+    ...weightsOf(spreadWeights(scenario.load, live.entryServices.length)),
   };
   const driver = live.cluster.spawn(live.client, 'load-driver', live.workload.driverArgv(spec, scenario), { cpus: 'driver' });
   const components: Component[] = [
@@ -250,7 +260,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       finishedAt: new Date().toISOString(),
       load: measured.outcome,
       server: live.workload.server(env.scenario),
-      path: await live.mesh.pathCounters(),
+      // A chain's cells also count every hop at its server app (the baseline and ebpf-l4 proof).
+      path: { ...(await live.mesh.pathCounters()), ...(cell.chain !== undefined ? await serverAppCounters(cluster, live.servers, live.services) : {}) },
       cpuSeconds: measured.cpuSeconds,
       components: componentResults(measured.components, measured.probeFigures),
       ...(probeInfo ? { probes: { ...probeInfo, ...(measured.probeCost ? { cost: measured.probeCost } : {}) } } : {}),

@@ -16,6 +16,11 @@ export function cellId(mesh: MeshName, protocol: Protocol, services: number, rep
   return `${mesh}-${protocol}${security === 'plaintext' ? '' : `-${security}`}-s${services}-r${repeat}`;
 }
 
+/** `sidecar-http1-s1-r1` with a chain of 3: `sidecar-http1-s1-c3-r1` (chain 1 ids as before the axis). */
+export function chainCellId(id: string, chain: number): string {
+  return chain === 1 ? id : id.replace(/-r(\d+)$/, `-c${chain}-r$1`);
+}
+
 /** The security modes a mesh's cells run in: the scenario's, the reference mesh plaintext only. */
 export function securityModesFor(mesh: MeshName, modes: readonly Security[]): Security[] {
   return mesh === REFERENCE_MESH ? ['plaintext'] : [...modes];
@@ -38,11 +43,15 @@ export function planCells(s: Scenario): Cell[] {
   for (let repeat = 1; repeat <= s.repeats; repeat++) {
     const meshOrder = meshOrderForRepeat(s.meshes, repeat);
     for (const services of s.services) {
-      for (const protocol of s.protocols) {
-        for (const security of modes) {
-          for (const mesh of meshOrder) {
-            if (!securityModesFor(mesh, modes).includes(security)) continue;
-            cells.push({ id: cellId(mesh, protocol, services, repeat, security), mesh, protocol, security, services, repeat, index: cells.length });
+      for (const chain of s.chain ?? [1]) {
+        for (const protocol of s.protocols) {
+          for (const security of modes) {
+            for (const mesh of meshOrder) {
+              if (!securityModesFor(mesh, modes).includes(security)) continue;
+              const id = chainCellId(cellId(mesh, protocol, services, repeat, security), chain);
+              // chain only on the cells of a scenario with the axis (cells of older results have none)
+              cells.push({ id, mesh, protocol, security, services, ...(s.chain ? { chain } : {}), repeat, index: cells.length });
+            }
           }
         }
       }
@@ -68,7 +77,7 @@ export function cellSetupAllowanceMs(services: number): number {
 /** Expected wall-clock time of the whole run: Σ over cells of (set-up + idle + warm-up + duration). */
 export function estimateDurationMs(s: Scenario): number {
   return planCells(s).reduce(
-    (total, cell) => total + cellSetupAllowanceMs(cell.services) + (s.idleMs ?? 0) + s.load.warmupMs + s.load.durationMs,
+    (total, cell) => total + cellSetupAllowanceMs(cell.services * (cell.chain ?? 1)) + (s.idleMs ?? 0) + s.load.warmupMs + s.load.durationMs,
     0,
   );
 }

@@ -20,6 +20,8 @@ import {
 
 export const SERVICES_MIN = 1;
 export const SERVICES_MAX = 200;
+/** Longest service chain: every hop is a pod (and with sidecars two proxies) per entry service. */
+export const CHAIN_MAX = 10;
 export const RESPONSE_BYTES_MAX = 1024 * 1024;
 export const CONNECTIONS_MAX = 1024;
 export const REPEATS_MAX = 100;
@@ -473,6 +475,11 @@ const scenarioShape = {
     choices: `${SERVICES_MIN}–${SERVICES_MAX}, e.g. [1, 10]`,
     isValid: (v) => Number.isInteger(v) && (v as number) >= SERVICES_MIN && (v as number) <= SERVICES_MAX,
   }),
+  chain: uniqueList(intInRange(1, CHAIN_MAX, '', 'a chain length'), {
+    noun: 'chain length',
+    choices: `1–${CHAIN_MAX}, e.g. [1, 2, 3]`,
+    isValid: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= CHAIN_MAX,
+  }).optional(), // absent: [1] (Scenario.chain)
   workload: workloadSchema.prefault({}),
   load: loadSchema,
   grpc: grpcSchema.optional(),
@@ -633,6 +640,21 @@ export const scenarioSchema = z
     },
     whenFieldsValid('platform', 'idle'),
   )
+  .superRefine(
+    (s, ctx) => {
+      // A chain's hops are the native server's upstream mode (HTTP/1.1) on the local platform.
+      const longest = Math.max(1, ...(s.chain ?? [1]));
+      if (longest === 1) return;
+      const at = s.chain!.indexOf(longest);
+      const problem = (message: string): void => void ctx.addIssue({ code: 'custom', input: longest, path: ['chain', at], message });
+      if (s.platform !== 'local') problem(`chains run on platform local only so far, got platform ${s.platform}; use chain: [1]`);
+      if (s.protocols.includes('grpc')) problem('chains carry HTTP/1.1 only so far (the server app forwards HTTP/1.1), and protocols has grpc; drop grpc or use chain: [1]');
+      if (s.workload.server === 'node') problem('chains need the native server (its --upstream mode), got workload.server node; leave server out or use chain: [1]');
+      const largest = Math.max(...s.services);
+      if (largest * longest > SERVICES_MAX) problem(`services × chain must be at most ${SERVICES_MAX} server pods, got ${largest} × ${longest}`);
+    },
+    whenFieldsValid('platform', 'protocols', 'workload', 'services', 'chain'),
+  )
   .transform(
     (s): Scenario => ({
       name: s.name,
@@ -641,6 +663,7 @@ export const scenarioSchema = z
       protocols: s.protocols as Protocol[],
       ...(s.security ? { security: s.security as Security[] } : {}),
       services: s.services,
+      ...(s.chain && s.chain.some((length) => length !== 1) ? { chain: s.chain } : {}),
       workload: s.workload,
       load: s.load,
       ...(s.protocols.includes('grpc') ? { grpc: s.grpc ?? { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 } } : {}),

@@ -112,6 +112,12 @@ export interface Scenario {
   security?: Security[];
   /** Services (server pods, each behind its own VIP) per node, one cell group each. */
   services: number[];
+  /**
+   * Chain lengths, one cell group each: a request enters service 1, whose server app calls
+   * service 2 through the mesh before answering, and so on (the delay at the last). Each of
+   * the `services` entry services heads a chain of its own. Absent: [1] (no chain).
+   */
+  chain?: number[];
   workload: Workload;
   load: LoadSettings;
   /** The gRPC calls of grpc cells; present exactly when protocols include grpc. */
@@ -137,6 +143,8 @@ export interface Cell {
   /** Absent: plaintext (cells of older results). */
   security?: Security;
   services: number;
+  /** Services a request crosses, the entry one included (absent: 1). */
+  chain?: number;
   /** 1-based repeat number. */
   repeat: number;
   /** Position in the run's interleaved order (0-based). */
