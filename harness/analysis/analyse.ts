@@ -6,7 +6,9 @@ import { compareMeshesToBaseline } from './compare.ts';
 import { computeOverhead } from './overhead.ts';
 import { scalingFits } from './scaling.ts';
 
-export function analyseRun(cells: RunResult['cells']): RunResult['analysis'] {
+export function analyseRun(allCells: RunResult['cells']): RunResult['analysis'] {
+  // A failed cell keeps what it measured, but a path with a dead proxy is no figure of it.
+  const cells = allCells.filter((cell) => cell.status !== 'failed');
   const analysis: RunResult['analysis'] = { overhead: computeOverhead(cells), comparisons: compareMeshesToBaseline(cells) };
   const scaling = scalingFits(cells);
   if (scaling.length > 0) analysis.scaling = scaling;

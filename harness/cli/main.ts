@@ -3,7 +3,9 @@
 import { Command, CommanderError } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { HostError, InputError } from '../errors.ts';
+import { constants as osConstants } from 'node:os';
+import { fileSystemError, HostError, InputError } from '../errors.ts';
+import { prepareResume } from './commands/resume.ts';
 import { clean, formatCleanReport } from '../platform/local/clean.ts';
 import { withPlatformFlags } from '../platform/kubernetes/cli.ts';
 import { cleanKind, cleanKubernetes, formatKubeCleanReport } from '../platform/kubernetes/clean.ts';
@@ -24,11 +26,33 @@ const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_BAD_INPUT = 2;
 
-async function runCommand(scenarioPath: string, opts: { out: string; json?: boolean; platform?: string; context?: string }): Promise<number> {
-  const scenario = withPlatformFlags(await loadScenarioFile(scenarioPath), opts);
-  const err = (line: string): boolean => process.stderr.write(`${line}\n`);
+/** Signals a user can send that stop a run: it cleans up, keeps finished cells, exits 128+n. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+interface RunFlags { out: string; json?: boolean; platform?: string; context?: string; resume?: string; allowConcurrent?: boolean }
+
+async function runCommand(scenarioPath: string, opts: RunFlags): Promise<number> {
+  const resume = opts.resume === undefined ? undefined : await prepareResume(opts.resume);
+  const scenario = resume ? resume.scenario : withPlatformFlags(await loadScenarioFile(scenarioPath), opts);
+  // After a hang-up (SIGHUP: the terminal is gone) stderr may fail with EIO/EPIPE: the run
+  // must still clean up and write its results, so a failed progress line is dropped.
+  process.stderr.on('error', () => {});
+  process.stdout.on('error', () => {});
+  const err = (line: string): boolean => {
+    try {
+      return process.stderr.write(`${line}\n`);
+    } catch {
+      return false;
+    }
+  };
   // Checked before anything is created (HostError names what is missing: root, tools, a context).
-  const run = runScenario(scenario, { outRoot: opts.out, platform: await platformFor(scenario) });
+  const run = runScenario(scenario, {
+    outRoot: opts.out,
+    platform: await platformFor(scenario),
+    allowConcurrent: opts.allowConcurrent,
+    ...(resume ? { resume: { runDir: resume.runDir, previous: resume.previous } } : {}),
+  });
+  if (resume) err(`resuming run ${run.runId} in ${resume.runDir}: ${resume.remaining} cells to run`);
   run.on('platform:log', (line) => err(`  ${line}`));
   const total = { cells: 0 };
   run.on('run:start', ({ runId, runDir, cells }) => {
@@ -46,16 +70,14 @@ async function runCommand(scenarioPath: string, opts: { out: string; json?: bool
     err(`\n${sig}: stopping, cleaning up, keeping finished cells…`);
     run.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   const result = await run.done;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stderr.write(`\n${renderTerminalTable(result)}\n`);
   err(`\nrun directory: ${relative(process.cwd(), run.runDir) || run.runDir} (result.json, cells.jsonl, summary.md, report.html)`);
   err(`report: ${relative(process.cwd(), join(run.runDir, 'report.html'))}`);
-  if (signalled) return signalled === 'SIGINT' ? 130 : 143;
+  if (signalled) return 128 + osConstants.signals[signalled];
   return result.status === 'complete' ? EXIT_OK : EXIT_FAILED;
 }
 
@@ -73,7 +95,12 @@ export function buildProgram(): Command {
     .option('--platform <name>', 'platform to run on (local, kind, kubernetes); overrides the scenario')
     .option('--context <name>', 'kubeconfig context of an existing cluster (platform kubernetes)')
     .option('--json', 'print result.json to stdout (progress stays on stderr)')
-    .action(async (scenario: string, opts: { out: string; json?: boolean; platform?: string; context?: string }) => {
+    .option('--resume <run-dir>', 'continue an interrupted or killed run in its directory: measured cells are kept, the rest run')
+    .option('--allow-concurrent', 'measure even while another run measures on this host (every cell of both then says so)')
+    .action(async (scenario: string, opts: RunFlags, command: Command) => {
+      if (opts.resume !== undefined && command.args.length > 0) {
+        throw new InputError('--resume', [{ path: '--resume', message: `continues the run's own scenario: give no scenario file, got "${command.args[0]}"` }]);
+      }
       process.exitCode = await runCommand(scenario, opts);
     });
 
@@ -123,7 +150,7 @@ export function buildProgram(): Command {
         throw new InputError('--platform', [{ path: '--platform', message: `unknown platform "${opts.platform}" (expected one of local, kind, kubernetes)` }]);
       }
       LocalPlatform.check();
-      const report = await clean({ dryRun: Boolean(opts.dryRun), runId: opts.run, force: opts.force });
+      const report = await clean({ dryRun: Boolean(opts.dryRun), runId: opts.run, force: opts.force, yieldCpu: true });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCleanReport(report)}\n`);
       process.exitCode = report.errors.length > 0 ? EXIT_FAILED : EXIT_OK;
     });
@@ -149,6 +176,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof HostError) {
       process.stderr.write(`meshbench: ${err.message}\n`);
+      return EXIT_FAILED;
+    }
+    // A file-system error no stage typed (a full disk under the report's charts): one line.
+    const fsError = fileSystemError(err, (err as NodeJS.ErrnoException).path ?? '(unknown path)');
+    if (fsError instanceof HostError) {
+      process.stderr.write(`meshbench: ${fsError.message}\n`);
       return EXIT_FAILED;
     }
     process.stderr.write(`meshbench: ${(err as Error).stack ?? String(err)}\n`);

@@ -170,6 +170,9 @@ export function readCellLines(runDir: string): CellLines {
       if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
         const { run, ...cell } = value as CellResult & { run?: RunHeader };
         if (run !== undefined) header ??= run;
+        // A cell run again (a resumed run re-runs failed cells): the later line is the cell.
+        const earlier = cells.findIndex((c) => c.id === cell.id);
+        if (earlier >= 0) cells.splice(earlier, 1);
         cells.push(cell as CellResult);
       } else {
         skippedLines.push(i + 1);

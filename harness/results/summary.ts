@@ -22,6 +22,8 @@ type Align = 'left' | 'right';
 
 /** What a figure reads when nothing was measured: never a 0 that looks like a measurement. */
 export const NO_DATA = 'no data';
+/** A mesh row with failed cells (a proxy, server, driver or loader died mid-cell). */
+export const FAILED_MARK = '✖ failed';
 
 interface SummaryTable {
   heading: string;
@@ -193,8 +195,15 @@ function buildTable(
 
   const header = ['mesh', 'p50', 'p90', 'p99', 'p99.9', 'max', rateHeader, 'errors', 'Δp50 vs baseline', 'Δp99 vs baseline'];
   const rows = meshes.map((mesh) => {
-    const meshCells = groupCells.filter((cell) => cell.mesh === mesh).sort((a, b) => a.repeat - b.repeat);
-    if (meshCells.length === 0) return [mesh, 'no result', '—', '—', '—', '—', '—', '—', '—', '—'];
+    const allMeshCells = groupCells.filter((cell) => cell.mesh === mesh).sort((a, b) => a.repeat - b.repeat);
+    if (allMeshCells.length === 0) return [mesh, 'no result', '—', '—', '—', '—', '—', '—', '—', '—'];
+    // Failed cells (something died mid-cell) are shown as such, never as figures of the path.
+    const meshCells = allMeshCells.filter((cell) => cell.status !== 'failed');
+    const failedCount = allMeshCells.length - meshCells.length;
+    if (meshCells.length === 0) {
+      return [`${mesh} ${FAILED_MARK}`, 'failed (see notes)', '—', '—', '—', '—', '—', '—', '—', '—'];
+    }
+    const meshLabel = failedCount > 0 ? `${mesh} ${FAILED_MARK} (${failedCount} of ${allMeshCells.length})` : mesh;
     // Cells without one latency sample (no request in the window) say "no data", never 0 µs.
     const sampled = meshCells.filter((cell) => cell.load.latencyUs.count > 0);
     const unsampled = meshCells.length - sampled.length;
@@ -211,7 +220,7 @@ function buildTable(
           : ` ⚠ saturated (${saturatedCount} of ${meshCells.length})`;
     const deltas = mesh === REFERENCE_MESH ? undefined : overhead(mesh, protocol, services);
     return [
-      mesh,
+      meshLabel,
       latency((cell) => cell.load.latencyUs.p50),
       latency((cell) => cell.load.latencyUs.p90),
       latency((cell) => cell.load.latencyUs.p99),
@@ -258,6 +267,11 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
       '% relative to that repeat’s baseline.',
   );
   for (const cell of [...result.cells].sort((a, b) => a.index - b.index)) {
+    if (cell.status === 'failed' && cell.failure) {
+      const exit = cell.failure.exit ? ` (${cell.failure.exit.signal ?? `exit code ${cell.failure.exit.code}`})` : '';
+      const tail = cell.failure.stderrTail ? `; its stderr ended: ${cell.failure.stderrTail.split('\n').slice(-3).join(' / ')}` : '';
+      notes.push(`${cell.id}: ${FAILED_MARK}: ${cell.failure.component ?? 'the cell'}${exit}${tail}`);
+    }
     if (cell.load.latencyUs.count === 0) {
       notes.push(`${cell.id}: no latency sample in the measured window (no request completed): its latencies read "${NO_DATA}"`);
     }
@@ -270,7 +284,7 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
 function overheadLookup(result: RunResult) {
   const key = (mesh: MeshName, protocol: Protocol, services: number) => `${mesh}|${protocol}|${services}`;
   const byKey = new Map<string, MeshOverhead>();
-  for (const entry of computeOverhead(result.cells)) byKey.set(key(entry.mesh, entry.protocol, entry.services), entry);
+  for (const entry of computeOverhead(result.cells.filter((cell) => cell.status !== 'failed'))) byKey.set(key(entry.mesh, entry.protocol, entry.services), entry);
   for (const entry of result.analysis.overhead) byKey.set(key(entry.mesh, entry.protocol, entry.services), entry);
   return (mesh: MeshName, protocol: Protocol, services: number) => byKey.get(key(mesh, protocol, services));
 }

@@ -42,7 +42,26 @@ export interface LoadOutcome {
   histogram?: string;
 }
 
+/** What ended a cell early: which component died, how, and what it said (issue 14). */
+export interface CellFailure {
+  /** One line: what went wrong. */
+  message: string;
+  /** The component that died, e.g. `server-1/sidecar` or `probe-loader`, when known. */
+  component?: string;
+  /** How it ended: its exit code or the signal that killed it. */
+  exit?: { code: number | null; signal: string | null };
+  /** The last lines it wrote to stderr. */
+  stderrTail?: string;
+}
+
 export interface CellResult extends Cell {
+  /**
+   * `failed`: something died mid-cell (`failure` says what); what was measured is kept (the
+   * driver's latency without the probes, and so on) but no analysis uses the cell. Absent:
+   * complete (results of older versions).
+   */
+  status?: 'complete' | 'failed';
+  failure?: CellFailure;
   startedAt: string;
   finishedAt: string;
   load: LoadOutcome;
@@ -134,6 +153,11 @@ export interface RunResult {
   environment: Environment;
   scenario: Scenario;
   cells: CellResult[];
+  /**
+   * The sessions that ran the cells: one for a run that went through, one more per
+   * `meshbench run --resume` (each cell's startedAt says when it ran).
+   */
+  sessions?: RunSession[];
   analysis: {
     overhead: MeshOverhead[];
     /** Per mesh vs baseline, every figure with its 95 % bootstrap CI and permutation p (NaN → null). */
@@ -142,4 +166,15 @@ export interface RunResult {
     scaling?: ScalingFit[];
   };
   notes: string[];
+}
+
+export interface RunSession {
+  startedAt: string;
+  finishedAt?: string;
+  /** The meshbench process that ran it. */
+  pid: number;
+  /** Ids of the cells this session ran (complete or failed). */
+  cells: string[];
+  /** How the session ended. */
+  status?: RunResult['status'];
 }

@@ -2,7 +2,9 @@
 // client pod, collect the figures, tear everything down (also on failure or abort).
 import { createMesh } from '../mesh/index.ts';
 import type { Component, Mesh, MeshContext, Service } from '../mesh/types.ts';
-import { LocalCluster, processCpuSeconds, type Pod, type ProcessHandle } from '../platform/local/cluster.ts';
+import { LocalCluster, processCpuSeconds, type Pod, type ProcessDeath, type ProcessHandle } from '../platform/local/cluster.ts';
+import { HostError } from '../errors.ts';
+import { emptyLoadOutcome } from './cells.ts';
 import { serviceVip } from '../platform/local/names.ts';
 import type { StateFile } from '../platform/local/state.ts';
 import { speaking } from '../proxy/protocol.ts';
@@ -12,7 +14,7 @@ import { bpfRunTime, programIdsOf } from '../probes/cost.ts';
 import type { ProbeFigures, ProbeSession } from '../probes/types.ts';
 import { spreadWeights } from '../load/spread.ts';
 import { measureIdle } from './idle.ts';
-import type { CellResult, ComponentResult, LoadOutcome, ProbeRunInfo } from '../results/types.ts';
+import type { CellFailure, CellResult, ComponentResult, LoadOutcome, ProbeRunInfo } from '../results/types.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
 import { HTTP1_WORKLOAD, workloadFor, type ServerHop, type WorkloadKind } from './protocols.ts';
 import { chainHops, chainOf, serverAppCounters } from './chain.ts';
@@ -145,6 +147,8 @@ export interface DriverRun {
   /** Probe figures over the same window, when probes ran. */
   probeFigures?: ProbeFigures;
   probeCost?: NonNullable<ProbeRunInfo['cost']>;
+  /** The probes failed mid-cell (their loader died): the load's figures are kept without theirs. */
+  probeError?: Error;
 }
 
 function cpuDelta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
@@ -182,12 +186,25 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
   ];
   const onAbort = (): void => void driver.stop();
   signal?.addEventListener('abort', onAbort, { once: true });
+  // A probe loader that dies mid-cell costs the probes' figures, not the driver's latency.
+  let probeError: Error | undefined;
+  const probeStep = async <T,>(step: (session: ProbeSession) => Promise<T>): Promise<T | undefined> => {
+    if (!probes || probeError) return undefined;
+    try {
+      return await step(probes);
+    } catch (error) {
+      probeError = error as Error;
+      return undefined;
+    }
+  };
   try {
-    for (const c of components) await probes?.track({ id: c.id, tgids: [c.pid] });
+    await probeStep(async (session) => {
+      for (const c of components) await session.track({ id: c.id, tgids: [c.pid] });
+    });
     const programs = probes ? programIdsOf(probes.loaderPid) : [];
     const budgetMs = scenario.load.warmupMs + scenario.load.durationMs + 60_000;
     await driver.waitForLine((l) => l.includes('"phase":"measure"'), scenario.load.warmupMs + 30_000);
-    await probes?.start();
+    await probeStep((session) => session.start());
     const before = cpuSnapshot(components);
     const loaderCpuBefore = probes ? processCpuSeconds(probes.loaderPid) ?? 0 : 0;
     const bpfBefore = await bpfRunTime(programs);
@@ -195,7 +212,7 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
     const after = cpuSnapshot(components);
     const bpfAfter = await bpfRunTime(programs);
     const loaderCpuAfter = probes ? processCpuSeconds(probes.loaderPid) ?? 0 : 0;
-    const probeFigures = await probes?.stop();
+    const probeFigures = await probeStep((session) => session.stop());
     const parsed = JSON.parse(resultLine) as LoadOutcome | { error: string };
     if ('error' in parsed) throw new Error(`load driver failed: ${parsed.error}`);
     return {
@@ -203,7 +220,8 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
       cpuSeconds: cpuDelta(before, after),
       components,
       probeFigures,
-      probeCost: probes
+      ...(probeError ? { probeError } : {}),
+      probeCost: probes && !probeError
         ? {
             bpfSeconds: Number(((bpfAfter.runTimeNs - bpfBefore.runTimeNs) / 1e9).toFixed(6)),
             bpfInvocations: bpfAfter.runCount - bpfBefore.runCount,
@@ -250,26 +268,52 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const idle = env.scenario.idleMs
       ? await measureIdle([...live.mesh.components(), ...appComponents(live)], env.scenario.idleMs, probes, env.signal)
       : undefined;
-    const measured = await driveLoad(live, env.scenario, env.signal, probes);
+    // A failure is data (issue 14): a component that dies mid-cell makes the cell `failed`,
+    // with what died, how and its stderr tail, and keeps whatever was measured.
+    let measured: DriverRun | undefined;
+    let loadError: Error | undefined;
+    try {
+      measured = await driveLoad(live, env.scenario, env.signal, probes);
+    } catch (error) {
+      if (env.signal.aborted || error instanceof HostError) throw error;
+      loadError = error as Error;
+    }
     if (env.signal.aborted) throw new Error('aborted');
-    if (measured.outcome.saturated) notes.push('generator or system saturated: achieved rate below 95 % of the asked rate');
+    let path: Record<string, number> = {};
+    let pathError: Error | undefined;
+    try {
+      path = await live.mesh.pathCounters();
+    } catch (error) {
+      pathError = error as Error;
+    }
+    const cellFailure = describeCellFailure(cluster.unexpectedExits(), { load: loadError, probes: measured?.probeError, path: pathError });
+    if (measured?.outcome.saturated) notes.push('generator or system saturated: achieved rate below 95 % of the asked rate');
     for (const [probe, why] of Object.entries(probeInfo?.failed ?? {})) notes.push(`probe ${probe} did not run: ${why}`);
+    if (cellFailure) {
+      notes.unshift(`failed: ${cellFailure.message}${measured ? '; the load driver\'s figures are kept' : '; nothing was measured'}`);
+      if (measured?.probeError && probeInfo) probeInfo = { ran: [], failed: Object.fromEntries(probeInfo.ran.map((p) => [p, measured!.probeError!.message])) };
+    }
     return {
       ...cell,
+      ...(cellFailure ? { status: 'failed' as const, failure: cellFailure } : {}),
       startedAt,
       finishedAt: new Date().toISOString(),
-      load: measured.outcome,
+      load: measured?.outcome ?? emptyLoadOutcome(env.scenario),
       server: live.workload.server(env.scenario),
-      // A chain's cells also count every hop at its server app (the baseline and ebpf-l4 proof).
-      path: { ...(await live.mesh.pathCounters()), ...(cell.chain !== undefined ? await serverAppCounters(cluster, live.servers, live.services) : {}) },
-      cpuSeconds: measured.cpuSeconds,
-      components: componentResults(measured.components, measured.probeFigures),
-      ...(probeInfo ? { probes: { ...probeInfo, ...(measured.probeCost ? { cost: measured.probeCost } : {}) } } : {}),
+      path,
+      cpuSeconds: measured?.cpuSeconds ?? {},
+      ...(measured ? { components: componentResults(measured.components, measured.probeFigures) } : {}),
+      ...(probeInfo ? { probes: { ...probeInfo, ...(measured?.probeCost ? { cost: measured.probeCost } : {}) } } : {}),
       ...(idle ? { idle } : {}),
       notes,
     };
   } catch (err) {
     failure = err;
+    // A failure before the load (a proxy that died starting): the cell is failed with what died.
+    if (!env.signal.aborted && !(err instanceof HostError)) {
+      const cellFailure = describeCellFailure(cluster.unexpectedExits(), { setUp: err as Error });
+      if (cellFailure) Object.assign(err as object, { cellFailure });
+    }
     throw err;
   } finally {
     await probes?.kill();
@@ -281,4 +325,52 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       process.stderr.write(`${(cleanupError as Error).message}\n`);
     }
   }
+}
+
+const STDERR_TAIL_CHARS = 1000;
+
+function tailOf(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  return trimmed.length > STDERR_TAIL_CHARS ? `…${trimmed.slice(-STDERR_TAIL_CHARS)}` : trimmed;
+}
+
+/** `SIGKILL` or `exit code 3`. */
+function howItEnded(exit: { code: number | null; signal: string | null }): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+}
+
+/**
+ * What ended a cell early, from the processes that died (the first one is the cause; a
+ * driver or client that failed after a proxy died is its consequence) and the errors of the
+ * steps that failed; undefined when nothing did.
+ */
+export function describeCellFailure(
+  deaths: readonly ProcessDeath[],
+  errors: { setUp?: Error; load?: Error; probes?: Error; path?: Error },
+): CellFailure | undefined {
+  const died = [...deaths].sort((a, b) => a.atMs - b.atMs);
+  const first = died[0];
+  if (first) {
+    const others = died.slice(1).map((d) => `${d.name} (${howItEnded(d)})`);
+    const stderrTail = tailOf(first.stderrTail);
+    return {
+      message: `${first.name} (pid ${first.pid}) ${howItEnded(first)} mid-cell${others.length > 0 ? `; then ${others.join(', ')}` : ''}`,
+      component: first.name,
+      exit: { code: first.code, signal: first.signal },
+      ...(stderrTail ? { stderrTail } : {}),
+    };
+  }
+  if (errors.probes) {
+    const signal = /killed by (SIG[A-Z0-9]+)/.exec(errors.probes.message)?.[1] ?? null;
+    const code = /exited with code (\d+)/.exec(errors.probes.message)?.[1];
+    return {
+      message: errors.probes.message.split('\n')[0]!,
+      component: 'probe-loader',
+      ...(signal || code ? { exit: { code: code === undefined ? null : Number(code), signal } } : {}),
+    };
+  }
+  const error = errors.setUp ?? errors.load ?? errors.path;
+  if (!error) return undefined;
+  return { message: error.message.split('\n')[0]!, ...(errors.load && !errors.setUp ? { component: 'load-driver' } : {}) };
 }

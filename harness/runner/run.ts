@@ -9,7 +9,8 @@ import { writeRunReport } from '../../reports/write.ts';
 import { newRunId } from '../platform/local/names.ts';
 import type { Platform, PlatformFacts, RunContext } from '../platform/types.ts';
 import { collectEnvironment, meshbenchVersion } from '../results/environment.ts';
-import { createRunDir, SUMMARY_FILE, writeFileAtomic, writeResult } from '../results/files.ts';
+import { createRunDir, SUMMARY_FILE, writeFileAtomic, writeResult, writeRunStart } from '../results/files.ts';
+import { claimHost, describeLiveRun, unclaimedHost, type HostClaim } from '../platform/local/liveRuns.ts';
 import { renderSummaryMarkdown } from '../results/summary.ts';
 import { join, resolve } from 'node:path';
 import { RESULT_SCHEMA, type CellResult, type RunResult } from '../results/types.ts';
@@ -22,6 +23,10 @@ export interface RunOptions {
   outRoot: string;
   /** What the cells run on (harness/platform/index.ts platformFor picks it from the scenario). */
   platform: Platform;
+  /** Measure even while another run measures on this host (both runs' cells say so). */
+  allowConcurrent?: boolean;
+  /** `meshbench run --resume`: continue this run in its directory; its finished cells are kept. */
+  resume?: { runDir: string; previous: RunResult };
 }
 
 export interface RunEvents {
@@ -34,17 +39,30 @@ export interface RunEvents {
 }
 
 export class ScenarioRun extends EventEmitter<RunEvents> {
-  readonly runId = newRunId();
+  readonly runId: string;
   readonly runDir: string;
   readonly done: Promise<RunResult>;
   private readonly abortController = new AbortController();
+  /** One measurement at a time: refused here (HostError naming the other run) unless allowConcurrent. */
+  private readonly hostClaim: HostClaim;
 
   constructor(
     readonly scenario: Scenario,
     private readonly options: RunOptions,
   ) {
     super();
-    this.runDir = createRunDir(resolve(options.outRoot), this.runId);
+    this.runId = options.resume?.previous.runId ?? newRunId();
+    const runDir = options.resume ? resolve(options.resume.runDir) : join(resolve(options.outRoot), this.runId);
+    // Local and kind cells load this host's CPUs; an existing cluster's run measures elsewhere.
+    this.hostClaim = scenario.platform === 'kubernetes'
+      ? unclaimedHost()
+      : claimHost({ runId: this.runId, runDir, scenario: scenario.name, allowConcurrent: Boolean(options.allowConcurrent) });
+    try {
+      this.runDir = options.resume ? runDir : createRunDir(resolve(options.outRoot), this.runId);
+    } catch (error) {
+      this.hostClaim.release();
+      throw error;
+    }
     // Started on the next tick so callers can subscribe first.
     this.done = new Promise((r) => setImmediate(r)).then(() => this.execute());
   }
@@ -69,18 +87,32 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
       log: (line) => this.emit('platform:log', line),
     };
     const before = await platform.facts();
+    const previous = this.options.resume?.previous;
+    const session = { startedAt: new Date().toISOString(), pid: process.pid, cells: [] as string[] };
+    // Resumed: the cells measured before are kept (failed ones run again), the rest run now.
+    const kept = (previous?.cells ?? []).filter((cell) => cell.status !== 'failed' && cells.some((c) => c.id === cell.id));
+    const toRun = cells.filter((cell) => !kept.some((k) => k.id === cell.id));
     const result: RunResult = {
       schema: RESULT_SCHEMA,
       meshbench: meshbenchVersion(),
       runId: this.runId,
-      startedAt: new Date().toISOString(),
+      startedAt: previous?.startedAt ?? session.startedAt,
       status: 'complete',
       environment: await collectEnvironment(before.proxy, before.placement),
       scenario: this.scenario,
-      cells: [],
+      cells: [...kept],
+      sessions: [...(previous?.sessions ?? []), session],
       analysis: { overhead: [] },
       notes: [],
     };
+    if (previous) {
+      result.notes.push(
+        `resumed at ${session.startedAt}: ${kept.length} of ${cells.length} cells kept from before (each cell's startedAt says when it ran), ${toRun.length} run in this session`,
+      );
+    }
+    for (const other of this.hostClaim.othersAtStart) {
+      result.notes.push(`started while ${describeLiveRun(other)} was measuring on this host (--allow-concurrent): see each cell's notes`);
+    }
     const recordFacts = (facts: PlatformFacts): void => {
       result.environment.proxy = facts.proxy;
       result.environment.placement = facts.placement;
@@ -89,6 +121,8 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
     };
     recordFacts(before);
     this.emit('run:start', { runId: this.runId, runDir: this.runDir, cells });
+    // A run killed from here on is still a run directory (`report` reads it, `--resume` continues it).
+    if (!previous) writeRunStart(this.runDir, result);
     try {
       const provisioned = await platform.provision(context).catch((error: Error) => {
         if (!this.aborted) {
@@ -101,21 +135,30 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
       if (provisioned) {
         recordFacts(provisioned.facts);
         try {
-          await runCellsInOrder(cells, (cell) => provisioned.runCell(cell), {
+          await runCellsInOrder(toRun, (cell) => provisioned.runCell(cell), {
             runDir: this.runDir,
             result,
             events: this,
             aborted: () => this.aborted,
+            hostClaim: this.hostClaim,
           });
         } finally {
           result.notes.push(...(await provisioned.teardown()));
         }
       }
     } finally {
+      this.hostClaim.release();
+      const failedCells = result.cells.filter((cell) => cell.status === 'failed');
       if (this.aborted) {
         result.status = 'interrupted';
         result.notes.push(`interrupted after ${result.cells.length} of ${cells.length} cells; finished cells are kept`);
+      } else if (failedCells.length > 0) {
+        result.status = 'failed';
+        result.notes.push(`${failedCells.length} of ${cells.length} cells failed: ${failedCells.map((cell) => cell.id).join(', ')}`);
       }
+      result.cells.sort((a, b) => a.index - b.index);
+      session.cells = result.cells.filter((cell) => !kept.includes(cell)).map((cell) => cell.id);
+      Object.assign(session, { finishedAt: new Date().toISOString(), status: result.status });
       result.finishedAt = new Date().toISOString();
       result.analysis = analyseRun(result.cells);
       writeResult(this.runDir, result);

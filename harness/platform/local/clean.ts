@@ -141,8 +141,9 @@ export async function yieldCpuToRuns(): Promise<void> {
   await run('chrt', ['--all-tasks', '--idle', '--pid', '0', String(process.pid)], { allowFailure: true }).catch(() => undefined);
 }
 
-export async function clean(options: { dryRun: boolean; runId?: string; force?: boolean }): Promise<CleanReport> {
-  await yieldCpuToRuns();
+export async function clean(options: { dryRun: boolean; runId?: string; force?: boolean; yieldCpu?: boolean }): Promise<CleanReport> {
+  // Not for a run cleaning its own leftovers (--resume): its children would inherit SCHED_IDLE.
+  if (options.yieldCpu) await yieldCpuToRuns();
   const report: CleanReport = { removed: [], skippedLive: [], errors: [], dryRun: options.dryRun };
   for (const leftover of await findLeftovers(options.runId)) {
     if (leftover.live && !options.force) {

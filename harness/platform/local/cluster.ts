@@ -70,6 +70,17 @@ export interface ProcessHandle {
   stop(): Promise<void>;
 }
 
+/** A process of a cell that ended while the cell still needed it (not stopped by the harness). */
+export interface ProcessDeath {
+  /** `pod/name`, e.g. `server-1/sidecar`. */
+  name: string;
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderrTail: string;
+  atMs: number;
+}
+
 export interface CpuPlacement {
   driverCpus: string;
   podCpus: string;
@@ -88,6 +99,7 @@ export class LocalCluster {
   readonly pods = new Map<string, Pod>();
   readonly placement = cpuPlacement();
   private readonly processes = new Set<ProcessHandle>();
+  private readonly deaths: Array<{ handle: ProcessHandle; name: string; code: number | null; signal: NodeJS.Signals | null; atMs: number }> = [];
   private nextPodIndex = 0;
 
   constructor(
@@ -244,8 +256,16 @@ export class LocalCluster {
     this.track(resource);
     const handle = new ChildHandle(name, child, where, () => this.state.release(resource));
     this.processes.add(handle);
-    void handle.exited.then(() => this.processes.delete(handle));
+    void handle.exited.then(({ code, signal }) => {
+      this.processes.delete(handle);
+      if (!handle.stopping && (signal !== null || code !== 0)) this.deaths.push({ handle, name: `${where.name}/${name}`, code, signal, atMs: Date.now() });
+    });
     return handle;
+  }
+
+  /** Processes that died on their own (a signal or a non-zero exit) before the harness stopped them: a failure is data. */
+  unexpectedExits(): ProcessDeath[] {
+    return this.deaths.map(({ handle, name, code, signal, atMs }) => ({ name, pid: handle.pid, code, signal, stderrTail: handle.stderrTail(), atMs }));
   }
 
   /** Waits until something listens on ip:port inside a netns. */
@@ -313,6 +333,8 @@ class ChildHandle implements ProcessHandle {
   private readonly lineWaiters = new Set<(line: string) => void>();
   private stderrBuffer = '';
   private hasExited = false;
+  /** Set once the harness stops it: its end is then no death. */
+  stopping = false;
 
   constructor(
     readonly name: string,
@@ -366,6 +388,7 @@ class ChildHandle implements ProcessHandle {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (!this.hasExited) await killProcessGroup(this.pid);
     await Promise.race([this.exited, sleep(3000)]);
   }

@@ -234,3 +234,8 @@ export function claimHost(options: { runId: string; runDir: string; scenario: st
     },
   };
 }
+
+/** The claim of a run that measures elsewhere (an existing cluster): it holds nothing here. */
+export function unclaimedHost(): HostClaim {
+  return { othersAtStart: [], sharedDuring: () => [], noteFor: () => undefined, release: () => {} };
+}
