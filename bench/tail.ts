@@ -1,0 +1,233 @@
+// npm run bench:tail — the harness's own floor against an independent reference, in one run.
+// The direct path of the local platform (client netns → veth → node → veth → server netns; no
+// proxy, no mesh), 300 req/s over 4 keep-alive connections, 1 KiB responses, 10 s measured
+// after 2 s of warm-up, the driver on CPU 0 and the pods on CPU 1 (cluster.spawn places them
+// as a run does). Each round, in a rotating order:
+//   meshbench's default driver → nginx          hey → nginx (the independent reference)
+//   meshbench's default driver → its server     hey → meshbench's server
+// hey (Go, Debian) is paced by -q per worker (75 × 4 = 300/s), measures from its own send
+// and writes response times with 0.1 ms resolution (its CSV), so its p50 reads in steps of
+// 100 µs; its warm-up is the first 2 s of a 12 s run, dropped by each request's offset.
+// Prints p50/p99/p99.9 per row and round, the medians over rounds, and the ratios of the
+// harness's floor (meshbench driver → meshbench server) to the reference (hey → nginx)
+// against the goal: p50 ≤ 1.2×, p99 ≤ 1.3×, p99.9 ≤ 2×. Never a timed assertion.
+//   npm run bench:tail [-- --rounds 3 --seconds 10 --warmup-seconds 2 --rate 300 --connections 4]
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_DRIVER, driverCommand } from '../harness/load/index.ts';
+import { createLatencyHistogram, recordLatencyUs, summarizeLatencyUs } from '../harness/load/histogram.ts';
+import type { DriverOutcome, LoadSpec } from '../harness/load/types.ts';
+import { LocalCluster, type Pod } from '../harness/platform/local/cluster.ts';
+import { newRunId } from '../harness/platform/local/names.ts';
+import { StateFile } from '../harness/platform/local/state.ts';
+import { startServerApp } from '../harness/runner/cell.ts';
+import { workloadFor } from '../harness/runner/protocols.ts';
+import type { Scenario } from '../harness/scenario/types.ts';
+import { BODY_BYTES, NGINX, median, nginxHttpConfig } from './lib.ts';
+
+const GOAL = { p50: 1.2, p99: 1.3, p999: 2 };
+const PORT = 8080;
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '10' },
+    'warmup-seconds': { type: 'string', default: '2' },
+    rate: { type: 'string', default: '300' },
+    connections: { type: 'string', default: '4' },
+  },
+});
+const rounds = Number(values.rounds);
+const durationMs = Number(values.seconds) * 1000;
+const warmupMs = Number(values['warmup-seconds']) * 1000;
+const rate = Number(values.rate);
+const connections = Number(values.connections);
+if (!(rounds >= 1 && rounds <= 20 && durationMs >= 1000 && durationMs <= 120_000 && rate > 0 && rate <= 10_000 && connections >= 1 && connections <= 64)) {
+  throw new Error('bench:tail: --rounds 1–20, --seconds 1–120, --rate ≤ 10000, --connections 1–64');
+}
+
+const scenario: Scenario = {
+  name: 'bench-tail',
+  platform: 'local',
+  meshes: ['baseline'],
+  protocols: ['http1'],
+  services: [1],
+  repeats: 1,
+  probes: [],
+  workload: { responseBytes: BODY_BYTES, delayUs: 0 },
+  load: { model: 'open', rate, connections, durationMs, warmupMs, driver: DEFAULT_DRIVER },
+};
+
+interface Figures {
+  p50: number;
+  p99: number;
+  p999: number;
+  count: number;
+  /** What else the row says: achieved rate, errors, scheduler lateness. */
+  note: string;
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+const us = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${Math.round(v)} µs`);
+
+let interrupted = false;
+const abort = new AbortController();
+process.once('SIGINT', () => {
+  interrupted = true;
+  abort.abort();
+  process.stderr.write('\nSIGINT: stopping and tearing down…\n');
+});
+
+async function meshbenchDriver(cluster: LocalCluster, client: Pod, target: Pod): Promise<Figures> {
+  const spec: LoadSpec = { targets: [{ host: target.ip, port: PORT, path: '/' }], model: 'open', rate, connections, durationMs, warmupMs };
+  const driver = cluster.spawn(client, 'load-driver', driverCommand(DEFAULT_DRIVER, spec), { cpus: 'driver' });
+  const stop = (): void => void driver.stop();
+  abort.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const line = await driver.waitForLine((l) => l.includes('"latencyUs"') || l.includes('"error"'), warmupMs + durationMs + 30_000);
+    const o = JSON.parse(line) as DriverOutcome | { error: string };
+    if ('error' in o) throw new Error(`${DEFAULT_DRIVER} driver: ${o.error}`);
+    const s = o.accounting.schedulerLatenessUs;
+    return {
+      p50: o.latencyUs.p50,
+      p99: o.latencyUs.p99,
+      p999: o.latencyUs.p999,
+      count: o.latencyUs.count,
+      note:
+        `${o.achievedRps} req/s, errors ${o.non2xx + o.socketErrors}` +
+        (s ? `, scheduler lateness p99 ${us(s.p99)} max ${us(s.max)}` : '') +
+        (o.accounting.scheduling ? `, ${o.accounting.scheduling}` : ''),
+    };
+  } finally {
+    abort.signal.removeEventListener('abort', stop);
+    await driver.stop();
+  }
+}
+
+/** hey's CSV: response-time (s, 4 decimals), …, status-code, offset (s since its start). */
+export function heyFigures(csv: string, warmupS: number, windowS: number): Figures {
+  const histogram = createLatencyHistogram();
+  let errors = 0;
+  let inWindow = 0;
+  for (const line of csv.split('\n')) {
+    const f = line.split(',');
+    if (f.length < 8 || f[0] === 'response-time') continue;
+    const offset = Number(f[7]);
+    // The request's end, as the other drivers count a response: by its completion time.
+    const end = offset + Number(f[0]);
+    if (end < warmupS || end >= warmupS + windowS) continue;
+    inWindow++;
+    if (!/^2\d\d$/.test(f[6]!.trim())) errors++;
+    recordLatencyUs(histogram, Number(f[0]) * 1e6);
+  }
+  const s = summarizeLatencyUs(histogram);
+  return { p50: s.p50, p99: s.p99, p999: s.p999, count: s.count, note: `${(inWindow / windowS).toFixed(1)} req/s, errors ${errors}, 0.1 ms resolution` };
+}
+
+async function hey(cluster: LocalCluster, client: Pod, target: Pod, dir: string): Promise<Figures> {
+  const out = join(dir, `hey-${target.name}.csv`);
+  const seconds = (warmupMs + durationMs) / 1000;
+  const perWorker = rate / connections;
+  const proc = cluster.spawn(
+    client,
+    'hey',
+    ['sh', '-c', 'out=$1; shift; exec hey "$@" > "$out"', 'sh', out, '-z', `${seconds}s`, '-q', String(perWorker), '-c', String(connections), '-o', 'csv', `http://${target.ip}:${PORT}/`],
+    { cpus: 'driver' },
+  );
+  const stop = (): void => void proc.stop();
+  abort.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const end = await Promise.race([proc.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), seconds * 1000 + 30_000))]);
+    if (end === 'late') throw new Error('hey did not finish in time');
+    if (end.code !== 0) throw new Error(`hey exited ${end.code ?? end.signal}: ${proc.stderrTail()}`);
+    const f = heyFigures(await readFile(out, 'utf8'), warmupMs / 1000, durationMs / 1000);
+    if (f.count === 0) throw new Error(`hey measured nothing: ${proc.stderrTail()}`);
+    return f;
+  } finally {
+    abort.signal.removeEventListener('abort', stop);
+    await proc.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  const runId = newRunId();
+  const dir = mkdtempSync(join(tmpdir(), 'meshbench-bench-tail-'));
+  const state = new StateFile(join(dir, 'state.json'), runId);
+  const cluster = new LocalCluster(runId, state);
+  try {
+    await cluster.up();
+    const [client, nginxPod, appPod] = await cluster.addPods([
+      { name: 'client-1', role: 'client' },
+      { name: 'server-1', role: 'server' },
+      { name: 'server-2', role: 'server' },
+    ]);
+    await writeFile(join(dir, 'nginx.conf'), nginxHttpConfig(dir, `0.0.0.0:${PORT}`));
+    const nginx = cluster.spawn(nginxPod!, 'nginx', [NGINX, '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { cpus: 'pods' });
+    await cluster.waitForListen(nginxPod!, nginxPod!.ip, PORT, 10_000, nginx);
+    await startServerApp(cluster, appPod!, scenario, workloadFor('http1'));
+    const serverArgv = workloadFor('http1').serverArgv(scenario, PORT);
+    const serverName = serverArgv.find((a) => /native\/build\/server$|\.m?js$|\.ts$/.test(a)) ?? serverArgv[0]!;
+    log(
+      `bench:tail — direct path (client netns → veth → server netns), ${rate} req/s over ${connections} keep-alive connections, ` +
+        `${BODY_BYTES} B responses, ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up, ${rounds} rounds interleaved; ` +
+        `driver CPU ${cluster.placement.driverCpus}, pods CPU ${cluster.placement.podCpus}`,
+    );
+    log(`meshbench driver: ${DEFAULT_DRIVER}; meshbench server: ${serverName}; nginx ${nginxPod!.ip}, meshbench server ${appPod!.ip}`);
+
+    const rows = [
+      { name: `${DEFAULT_DRIVER} driver → nginx`, run: () => meshbenchDriver(cluster, client!, nginxPod!) },
+      { name: 'hey → nginx', run: () => hey(cluster, client!, nginxPod!, dir) },
+      { name: `${DEFAULT_DRIVER} driver → meshbench server`, run: () => meshbenchDriver(cluster, client!, appPod!) },
+      { name: 'hey → meshbench server', run: () => hey(cluster, client!, appPod!, dir) },
+    ];
+    const results = new Map<string, Figures[]>(rows.map((r) => [r.name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < rows.length; i++) {
+        if (interrupted) throw new Error('interrupted');
+        const row = rows[(i + round) % rows.length]!;
+        const f = await row.run();
+        results.get(row.name)!.push(f);
+        log(`round ${round + 1}  ${row.name.padEnd(34)} p50 ${us(f.p50).padStart(9)}  p99 ${us(f.p99).padStart(9)}  p99.9 ${us(f.p999).padStart(9)}  (${f.count} responses; ${f.note})`);
+      }
+    }
+    const med = (name: string, key: 'p50' | 'p99' | 'p999'): number => median(results.get(name)!.map((f) => f[key]));
+    log('\nmedian over rounds (min–max):');
+    for (const row of rows) {
+      const fs = results.get(row.name)!;
+      const cell = (k: 'p50' | 'p99' | 'p999'): string =>
+        `${us(med(row.name, k))} (${us(Math.min(...fs.map((f) => f[k])))}–${us(Math.max(...fs.map((f) => f[k])))})`;
+      log(`  ${row.name.padEnd(34)} p50 ${cell('p50')}  p99 ${cell('p99')}  p99.9 ${cell('p999')}`);
+    }
+    const floor = rows[2]!.name;
+    const driverOnly = rows[0]!.name;
+    const reference = rows[1]!.name;
+    let met = true;
+    log(`\nharness floor (${floor}) / reference (${reference}), medians:`);
+    for (const k of ['p50', 'p99', 'p999'] as const) {
+      const ratio = med(floor, k) / med(reference, k);
+      const ok = ratio <= GOAL[k];
+      met &&= ok;
+      const driverRatio = med(driverOnly, k) / med(reference, k);
+      log(`  ${k.padEnd(5)} ${ratio.toFixed(2)}× (goal ≤ ${GOAL[k]}×) ${ok ? 'met' : 'NOT met'}   driver alone (${driverOnly} / ${reference}): ${driverRatio.toFixed(2)}×`);
+    }
+    log(`goal ${met ? 'met' : 'not met'}`);
+    return 0;
+  } catch (err) {
+    if (interrupted) return 130;
+    const errorLog = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+    log(`bench:tail failed: ${(err as Error).message}${errorLog ? `\nnginx error.log:\n${errorLog}` : ''}`);
+    return 1;
+  } finally {
+    await cluster.down();
+    state.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();
