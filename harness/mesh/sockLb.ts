@@ -10,13 +10,14 @@
 // so any process can drive a balancer another one loaded (new SockLb(pinDir, cgroupDir)),
 // and a batch that failed half-way is repaired by the next call.
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError } from '../errors.ts';
 import { run } from '../exec.ts';
+import { cgroupPrograms, detachPinnedPrograms } from '../platform/local/bpfAttach.ts';
 
 export interface SockLbBackend {
   /** IPv4 address: a backend pod (ebpf-l4) or the node proxy (ebpf). */
@@ -79,18 +80,11 @@ export async function loadSockLb(pinDir: string, cgroupDir: string): Promise<Soc
 
 /**
  * Idempotent teardown from paths alone (cleanup after a crash): detaches every program
- * named like ours that is attached to cgroupDir itself (a run's cgroup holds only its own),
- * then removes pinDir, which drops the last reference to programs and maps.
+ * pinned under pinDir that is attached to cgroupDir, then removes pinDir, which drops the
+ * last reference to programs and maps (platform/local/bpfAttach.ts, as teardown does).
  */
 export async function removeSockLb(pinDir: string, cgroupDir: string): Promise<void> {
-  if (existsSync(cgroupDir)) {
-    for (const attached of await cgroupPrograms(cgroupDir)) {
-      if (!(SOCK_LB_PROGRAMS as readonly string[]).includes(attached.name)) continue;
-      // attach_type as bpftool prints it (e.g. cgroup_inet4_connect) is accepted back by detach.
-      await run('bpftool', ['cgroup', 'detach', cgroupDir, attached.attach_type, 'id', String(attached.id)]);
-    }
-  }
-  await rm(pinDir, { recursive: true, force: true });
+  await detachPinnedPrograms(pinDir, cgroupDir);
 }
 
 export class SockLb {
@@ -229,19 +223,6 @@ interface PerCpuEntry {
   key: HexBytes;
   values: { cpu: number; value: HexBytes }[];
 }
-interface CgroupProgram {
-  id: number;
-  attach_type: string;
-  attach_flags: string;
-  name: string;
-}
-
-async function cgroupPrograms(cgroupDir: string): Promise<CgroupProgram[]> {
-  const { stdout } = await run('bpftool', ['-j', 'cgroup', 'show', cgroupDir]);
-  // bpftool 7.1 prints nothing at all (not "[]") for a cgroup without programs.
-  return stdout.trim() === '' ? [] : (JSON.parse(stdout) as CgroupProgram[]);
-}
-
 function bytesOf(hexBytes: HexBytes): Buffer {
   return Buffer.from(hexBytes.map((b) => parseInt(b, 16)));
 }

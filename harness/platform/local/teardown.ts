@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } fr
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../exec.ts';
-import { removeSockLb } from '../../mesh/sockLb.ts';
+import { detachPinnedPrograms } from './bpfAttach.ts';
 import { isSameProcess, type Resource } from './state.ts';
 
 function alive(pid: number): boolean {
@@ -107,7 +107,7 @@ export async function removeResource(r: Resource): Promise<void> {
     case 'cgroup':
       return removeCgroupTree(r.path);
     case 'bpf-attach':
-      return removeSockLb(r.pinDir, r.cgroupDir);
+      return detachPinnedPrograms(r.pinDir, r.cgroupDir);
     case 'dir':
     case 'bpf-pin':
       if (existsSync(r.path)) rmSync(r.path, { recursive: true, force: true });
