@@ -76,6 +76,8 @@ describe('meshbench run with HTTP/1.1 and gRPC', () => {
     for (const cell of result.cells) {
       assert.equal(cell.load.driver, cell.protocol === 'grpc' ? 'grpc' : 'autocannon', cell.id);
       assert.ok(cell.load.requests > 0, `${cell.id}: ${cell.load.requests} answered`);
+      // the native server answers both protocols by default, and the cell says so
+      assert.equal(cell.server?.name, 'meshbench-native-server', cell.id);
       assert.equal(cell.load.non2xx + cell.load.socketErrors, 0, `${cell.id} had errors`);
     }
     // The gRPC cells' figures say what was called; the sidecars counted every call.
