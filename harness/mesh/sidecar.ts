@@ -5,6 +5,14 @@
 // server sidecar → server. Every sidecar gets every service's routes, as Istio pushes them
 // without a Sidecar resource scoping it.
 //
+// security mtls: TLS 1.3 between the client's and the server's sidecar, as Istio's default
+// (the app-to-sidecar legs stay plaintext). Each pod's sidecar has its own certificate from
+// the run's CA (SPIFFE id spiffe://cluster.local/ns/default/sa/<pod>); the server sidecar's
+// inbound listener requires a client certificate from that CA and refuses anything else
+// (plaintext included), the client sidecar verifies the server's certificate and its name
+// (SNI + verifyhost on the pod's DNS SAN). Connections are pooled as Envoy pools them
+// (http-reuse always, keep-alive), so handshakes are amortised; path counters count them.
+//
 // On Kubernetes Istio injects an Envoy (istio-proxy, a native sidecar) into every pod of the
 // cell's namespace; iptables in each pod capture outbound and inbound traffic. The same L7
 // work as the other paths: mTLS between the sidecars is switched off (the ebpf path does not
@@ -15,19 +23,47 @@ import { DestinationRule, Sidecar } from '@kubernetes-models/istio/networking.is
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import { chainName } from '../platform/local/names.ts';
 import type { Pod } from '../platform/local/cluster.ts';
-import type { RunningProxy, ServiceRoute } from '../proxy/types.ts';
+import type { ProxyStats, ProxyTls, RunningProxy, ServiceRoute } from '../proxy/types.ts';
+import { CellPki, LOCAL_NAMESPACE, workloadDnsName } from './tls.ts';
 import {
   SIDECAR_INBOUND_PORT, SIDECAR_OUTBOUND_PORT, SIDECAR_UID, type Component, type KubeMesh, type Mesh, type MeshContainer,
   type MeshContext, type MeshManifestContext, type MeshModule, type PathCounter, type Service,
 } from './types.ts';
 
-export function serviceRoutes(services: Service[]): ServiceRoute[] {
+export function serviceRoutes(services: Service[], options: { tlsNames?: boolean } = {}): ServiceRoute[] {
   return services.map((s) => ({
     name: s.name,
     vip: s.vip,
     port: s.port,
-    endpoints: s.endpoints.map((pod) => ({ ip: pod.ip, port: s.targetPort })),
+    endpoints: s.endpoints.map((pod) => ({
+      ip: pod.ip,
+      port: s.targetPort,
+      ...(options.tlsNames ? { tlsName: workloadDnsName(LOCAL_NAMESPACE, pod.name) } : {}),
+    })),
   }));
+}
+
+/** TLS sessions of a proxy summed over its listeners (`inbound`) or its service upstreams (`upstream`). */
+export function tlsTotals(stats: ProxyStats, side: 'inbound' | 'upstream', only?: (name: string) => boolean): { handshakes: number; resumed: number; failed: number } {
+  const byName = (side === 'inbound' ? stats.tlsByListener : stats.tlsByUpstream) ?? {};
+  const total = { handshakes: 0, resumed: 0, failed: 0 };
+  for (const [name, c] of Object.entries(byName)) {
+    if (only && !only(name)) continue;
+    total.handshakes += c.handshakes;
+    total.resumed += c.resumed;
+    total.failed += c.failed;
+  }
+  return total;
+}
+
+/** A cell whose proxies failed TLS handshakes measured refused connections, not the mesh: it fails, saying where. */
+export function assertNoFailedHandshakes(failures: Array<{ where: string; failed: number }>): void {
+  const bad = failures.filter((f) => f.failed > 0);
+  if (bad.length === 0) return;
+  throw new Error(
+    `mtls: TLS handshakes failed (${bad.map((f) => `${f.failed} at ${f.where}`).join(', ')}): ` +
+      "a peer's certificate does not chain to the run's CA or does not name the workload it should",
+  );
 }
 
 export function renderCaptureRules(runId: string): string {
@@ -54,19 +90,30 @@ export class SidecarMesh implements Mesh {
   readonly name = 'sidecar' as const;
   readonly path = 'client → client sidecar → server sidecar → server (iptables REDIRECT in each pod)';
   private readonly sidecars = new Map<string, { pod: Pod; proxy: RunningProxy }>();
+  private mtls = false;
+  private pki?: CellPki;
 
-  async install(): Promise<void> {}
+  async install(ctx: MeshContext): Promise<void> {
+    this.mtls = ctx.security === 'mtls';
+    if (this.mtls) this.pki = ctx.pki ?? new CellPki(ctx.cluster);
+  }
 
   async attach(ctx: MeshContext, pod: Pod): Promise<void> {
     const targetPort = ctx.services[0]?.targetPort ?? 8080;
     await ctx.cluster.iptablesRestore(pod, renderCaptureRules(ctx.cluster.runId));
+    let tls: ProxyTls | undefined;
+    if (this.pki) {
+      const files = await this.pki.filesFor(pod.name, { uid: SIDECAR_UID });
+      tls = { certFile: files.certFile, caFile: files.caFile, inbound: true, upstream: true };
+    }
     const proxy = await ctx.proxy.start(
       ctx.cluster,
       pod,
       {
         id: `${pod.name}-sidecar`,
-        outbound: { port: SIDECAR_OUTBOUND_PORT, routes: serviceRoutes(ctx.services) },
+        outbound: { port: SIDECAR_OUTBOUND_PORT, routes: serviceRoutes(ctx.services, { tlsNames: this.mtls }) },
         inbound: { port: SIDECAR_INBOUND_PORT, appPort: targetPort },
+        ...(tls ? { tls } : {}),
       },
       { uid: SIDECAR_UID },
     );
@@ -80,14 +127,30 @@ export class SidecarMesh implements Mesh {
     });
   }
 
-  /** Requests each sidecar's outbound and inbound listeners handled. */
+  /**
+   * Requests each sidecar's outbound and inbound listeners handled; with mtls also the TLS
+   * sessions each sidecar accepted (inbound) and opened (upstream): full handshakes, resumed,
+   * failed. A failed handshake fails the cell, naming the sidecar.
+   */
   async pathCounters(): Promise<Record<string, number>> {
     const counters: Record<string, number> = {};
+    const failures: Array<{ where: string; failed: number }> = [];
     for (const [podName, { proxy }] of this.sidecars) {
       const stats = await proxy.stats();
       counters[`${podName}/sidecar:outbound`] = stats.requestsByListener.outbound ?? 0;
       counters[`${podName}/sidecar:inbound`] = stats.requestsByListener.inbound ?? 0;
+      if (!this.mtls) continue;
+      const inbound = tlsTotals(stats, 'inbound', (name) => name === 'inbound');
+      const upstream = tlsTotals(stats, 'upstream', (name) => name !== 'local-app');
+      counters[`${podName}/sidecar:inbound-tls-handshakes`] = inbound.handshakes;
+      counters[`${podName}/sidecar:inbound-tls-resumed`] = inbound.resumed;
+      counters[`${podName}/sidecar:inbound-tls-failed`] = inbound.failed;
+      counters[`${podName}/sidecar:upstream-tls-handshakes`] = upstream.handshakes;
+      counters[`${podName}/sidecar:upstream-tls-resumed`] = upstream.resumed;
+      counters[`${podName}/sidecar:upstream-tls-failed`] = upstream.failed;
+      failures.push({ where: `${podName}'s sidecar (inbound)`, failed: inbound.failed }, { where: `${podName}'s sidecar (upstream)`, failed: upstream.failed });
     }
+    assertNoFailedHandshakes(failures);
     return counters;
   }
 }

@@ -3,11 +3,12 @@
 // implementation (Mesh: installs its node-wide parts, attaches its per-pod parts, says which
 // processes play which role, proves its path with counters) and its Kubernetes part
 // (KubeMesh: namespace labels, objects, watched containers, path counters).
-import type { MeshName } from '../scenario/types.ts';
+import type { MeshName, Security } from '../scenario/types.ts';
 import type { LocalCluster, Pod } from '../platform/local/cluster.ts';
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import type { ClusterFlavour } from '../platform/kubernetes/names.ts';
 import type { Proxy } from '../proxy/types.ts';
+import type { CellPki } from './tls.ts';
 
 /** A Kubernetes-style service: a VIP:port in 198.19/16 in front of server pods. */
 export interface Service {
@@ -37,6 +38,10 @@ export interface MeshContext {
   cluster: LocalCluster;
   proxy: Proxy;
   services: Service[];
+  /** What the mesh's own legs carry (absent: plaintext). */
+  security?: Security;
+  /** Where mtls certificates come from (absent: the run's CA, harness/mesh/tls.ts). */
+  pki?: CellPki;
 }
 
 export interface Mesh {

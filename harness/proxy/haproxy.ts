@@ -10,7 +10,7 @@ import type { LocalCluster, Placement } from '../platform/local/cluster.ts';
 import { LIVE_RUNS_DIR } from '../platform/local/names.ts';
 import { waitForStatsSocket } from './ready.ts';
 import {
-  DEFAULT_PROXY_TUNING, type Proxy, type ProxyConfig, type ProxyStats, type ProxyTuning, type RunningProxy,
+  DEFAULT_PROXY_TUNING, type Endpoint, type Proxy, type ProxyConfig, type ProxyStats, type ProxyTuning, type RunningProxy,
   type ServiceRoute,
 } from './types.ts';
 
@@ -19,12 +19,20 @@ const backendName = (route: ServiceRoute): string => `svc-${route.name}`;
 export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tuning: ProxyTuning): string {
   // h2c both sides (gRPC): `proto h2` on every bind and server line; the rest is the same work.
   const proto = config.protocol === 'h2' ? ' proto h2' : '';
+  const tls = config.tls;
+  // mtls: TLS 1.3 only; the peer's certificate must chain to the run's CA on both sides.
+  const bindTls = tls?.inbound ? ` ssl crt ${tls.certFile} ca-file ${tls.caFile} verify required` : '';
+  const serverTls = (e: Endpoint): string =>
+    tls?.upstream
+      ? ` ssl verify required ca-file ${tls.caFile} crt ${tls.certFile}${e.tlsName ? ` sni str(${e.tlsName}) verifyhost ${e.tlsName}` : ''}`
+      : '';
   const lines: string[] = [
     'global',
     `  maxconn ${tuning.maxConnections}`,
     `  nbthread ${tuning.threads}`,
     `  stats socket ${statsSocket} mode 600 level operator`,
     '  hard-stop-after 3s',
+    ...(tls ? ['  ssl-default-bind-options ssl-min-ver TLSv1.3', '  ssl-default-server-options ssl-min-ver TLSv1.3'] : []),
     '',
     'defaults',
     '  mode http',
@@ -49,7 +57,7 @@ export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tu
   if (config.inbound) {
     lines.push(
       'frontend inbound',
-      `  bind 0.0.0.0:${config.inbound.port}${proto}`,
+      `  bind 0.0.0.0:${config.inbound.port}${proto}${bindTls}`,
       '  default_backend local-app',
       '',
       'backend local-app',
@@ -62,7 +70,7 @@ export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tu
       routes.set(route.name, route);
       lines.push(
         `frontend listen-${route.name}`,
-        `  bind ${config.perService.bindIp}:${listenPort}${proto}`,
+        `  bind ${config.perService.bindIp}:${listenPort}${proto}${bindTls}`,
         `  default_backend ${backendName(route)}`,
         '',
       );
@@ -70,7 +78,7 @@ export function renderHaproxyConfig(config: ProxyConfig, statsSocket: string, tu
   }
   for (const route of routes.values()) {
     lines.push(`backend ${backendName(route)}`, '  balance random');
-    route.endpoints.forEach((e, i) => lines.push(`  server ep${i} ${e.ip}:${e.port}${proto}`));
+    route.endpoints.forEach((e, i) => lines.push(`  server ep${i} ${e.ip}:${e.port}${proto}${serverTls(e)}`));
     lines.push('');
   }
   return lines.join('\n');
@@ -82,17 +90,28 @@ export function parseHaproxyStats(csv: string): ProxyStats {
   const header = rows.shift()?.replace(/^# /, '').split(',') ?? [];
   const col = (name: string): number => header.indexOf(name);
   const [pxname, svname, reqTot, stot] = [col('pxname'), col('svname'), col('req_tot'), col('stot')];
-  const stats: ProxyStats = { requestsByListener: {}, requestsByUpstream: {} };
+  // HAProxy's SSL stats module (2.4+): per frontend and backend.
+  const [sslSess, sslReused, sslFailed] = [col('ssl_sess'), col('ssl_reused_sess'), col('ssl_failed_handshake')];
+  const stats: ProxyStats = { requestsByListener: {}, requestsByUpstream: {}, connectionsByListener: {} };
+  if (sslSess >= 0) Object.assign(stats, { tlsByListener: {}, tlsByUpstream: {} });
   for (const row of rows) {
     const f = row.split(',');
     const proxyName = f[pxname]!.replace(/^listen-/, '');
-    if (f[svname] === 'FRONTEND') stats.requestsByListener[proxyName] = Number(f[reqTot] || 0);
-    if (f[svname] === 'BACKEND') stats.requestsByUpstream[proxyName.replace(/^svc-/, '')] = Number(f[stot] || 0);
+    const tls = () => ({ handshakes: Number(f[sslSess] || 0), resumed: Number(f[sslReused] || 0), failed: Number(f[sslFailed] || 0) });
+    if (f[svname] === 'FRONTEND') {
+      stats.requestsByListener[proxyName] = Number(f[reqTot] || 0);
+      stats.connectionsByListener![proxyName] = Number(f[stot] || 0);
+      if (sslSess >= 0) stats.tlsByListener![proxyName] = tls();
+    }
+    if (f[svname] === 'BACKEND') {
+      stats.requestsByUpstream[proxyName.replace(/^svc-/, '')] = Number(f[stot] || 0);
+      if (sslSess >= 0) stats.tlsByUpstream![proxyName.replace(/^svc-/, '')] = tls();
+    }
   }
   return stats;
 }
 
-function statsCommand(socketPath: string, command: string): Promise<string> {
+export function statsCommand(socketPath: string, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({ path: socketPath });
     let out = '';

@@ -6,6 +6,8 @@ import type { LocalCluster, Placement, ProcessHandle } from '../platform/local/c
 export interface Endpoint {
   ip: string;
   port: number;
+  /** With upstream TLS: the name sent as SNI and checked against the peer certificate's DNS SAN. */
+  tlsName?: string;
 }
 
 /** One service as a proxy routes it: the VIP:port clients ask for and the pods behind it. */
@@ -36,6 +38,29 @@ export interface ProxyConfig {
   inbound?: { port: number; appPort: number };
   /** One listener per service on the node address (node proxy: the BPF map points VIP:port here). */
   perService?: { bindIp: string; listeners: Array<{ listenPort: number; route: ServiceRoute }> };
+  /**
+   * Mutual TLS 1.3 (security mtls): `inbound` terminates it on the inbound and per-service
+   * listeners (a peer certificate from the CA required), `upstream` originates it on every
+   * service endpoint (the peer's certificate verified, its name checked when the endpoint has
+   * a tlsName). The app-facing legs (outbound listener, local app) stay plaintext, as in Istio.
+   */
+  tls?: ProxyTls;
+}
+
+export interface ProxyTls {
+  /** This proxy's certificate followed by its key (PEM). */
+  certFile: string;
+  /** The CA peers' certificates must chain to. */
+  caFile: string;
+  inbound: boolean;
+  upstream: boolean;
+}
+
+/** TLS sessions of a listener or an upstream: full handshakes, resumed ones, failed ones. */
+export interface TlsCounters {
+  handshakes: number;
+  resumed: number;
+  failed: number;
 }
 
 /** The same work in every proxy of a run (DESIGN.md, "Same work everywhere"). */
@@ -58,6 +83,11 @@ export interface ProxyStats {
   requestsByListener: Record<string, number>;
   /** Requests sent to each upstream cluster (backend), by service or `local-app`. */
   requestsByUpstream: Record<string, number>;
+  /** Connections each listener accepted, by listener name. */
+  connectionsByListener?: Record<string, number>;
+  /** TLS sessions per listener and per upstream (present where the proxy reports them). */
+  tlsByListener?: Record<string, TlsCounters>;
+  tlsByUpstream?: Record<string, TlsCounters>;
 }
 
 export interface RunningProxy {

@@ -83,7 +83,7 @@ export async function startServerApp(cluster: LocalCluster, pod: Pod, scenario: 
 
 /** Brings up a cell's cluster, mesh and apps (protocol http1 unless named). The caller must call cluster.down(). */
 export async function bringUp(
-  cell: Pick<Cell, 'mesh' | 'services'> & Partial<Pick<Cell, 'protocol' | 'chain'>>,
+  cell: Pick<Cell, 'mesh' | 'services'> & Partial<Pick<Cell, 'protocol' | 'security' | 'chain'>>,
   env: Omit<CellEnvironment, 'signal'>,
   cluster: LocalCluster,
   signal?: AbortSignal,
@@ -110,7 +110,7 @@ export async function bringUp(
     endpoints: [pod],
   }));
   const mesh = createMesh(cell.mesh);
-  const ctx: MeshContext = { cluster, proxy: speaking(env.proxy, workload.proxyProtocol), services };
+  const ctx: MeshContext = { cluster, proxy: speaking(env.proxy, workload.proxyProtocol), services, security: cell.security ?? 'plaintext' };
   await mesh.install(ctx);
   await mapLimit([client!, ...servers], 8, unlessAborted((pod) => mesh.attach(ctx, pod)));
   const hopOf = (pod: Pod): ServerHop => {

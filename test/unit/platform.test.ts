@@ -108,6 +108,7 @@ describe('HAProxy configuration', () => {
     assert.deepEqual(parseHaproxyStats(csv), {
       requestsByListener: { outbound: 10, s1: 7 },
       requestsByUpstream: { s1: 10 },
+      connectionsByListener: { outbound: 12, s1: 7 },
     });
   });
 });
