@@ -3,7 +3,7 @@
 // file once it is gone. Cleanup walks the list in reverse order of creation.
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { asFileSystemError } from '../../errors.ts';
+import { asFileSystemError, HostError } from '../../errors.ts';
 import { writeFileAtomic } from '../../results/files.ts';
 import { LIVE_RUNS_DIR } from './names.ts';
 
@@ -147,7 +147,8 @@ export class StateFile {
     try {
       writeFileAtomic(this.path, JSON.stringify(this.state, null, 2));
     } catch (error) {
-      throw asFileSystemError(error, this.path, 'writing the run state');
+      const typed = asFileSystemError(error, this.path);
+      throw typed instanceof HostError ? new HostError(`cannot record the run's resources: ${typed.message}`) : typed;
     }
   }
 }
