@@ -1,0 +1,142 @@
+// npm run bench:server — how quiet is meshbench's workload server? The same independent
+// driver (hey) on the local platform's direct path (client netns → veth → node → veth →
+// server netns; no proxy, no mesh), 300 req/s over 4 keep-alive connections, 1 KiB
+// responses, 10 s measured after 2 s of warm-up, the driver on CPU 0 and the servers on CPU 1
+// (cluster.spawn places them as a run does), against three servers in their own pods:
+//   hey → nginx                 the reference
+//   hey → the native server     native/server.c (workload.server: native, the default)
+//   hey → the Node server       harness/workload/httpServer.ts (workload.server: node)
+// in a rotating order each round; p50/p99/p99.9 per row and round, the medians over rounds,
+// and each server's ratio to nginx. Never a timed assertion.
+//   npm run bench:server [-- --rounds 3 --seconds 10 --warmup-seconds 2 --rate 300 --connections 4 --delay-us 0]
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LocalCluster } from '../harness/platform/local/cluster.ts';
+import { newRunId } from '../harness/platform/local/names.ts';
+import { StateFile } from '../harness/platform/local/state.ts';
+import { startServerApp } from '../harness/runner/cell.ts';
+import { workloadFor } from '../harness/runner/protocols.ts';
+import type { Scenario, WorkloadServerName } from '../harness/scenario/types.ts';
+import { heyInPod, type TailFigures } from './hey.ts';
+import { BODY_BYTES, NGINX, median, nginxHttpConfig } from './lib.ts';
+
+const PORT = 8080;
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '10' },
+    'warmup-seconds': { type: 'string', default: '2' },
+    rate: { type: 'string', default: '300' },
+    connections: { type: 'string', default: '4' },
+    'delay-us': { type: 'string', default: '0' },
+  },
+});
+const rounds = Number(values.rounds);
+const durationMs = Number(values.seconds) * 1000;
+const warmupMs = Number(values['warmup-seconds']) * 1000;
+const rate = Number(values.rate);
+const connections = Number(values.connections);
+const delayUs = Number(values['delay-us']);
+if (!(rounds >= 1 && rounds <= 20 && durationMs >= 1000 && durationMs <= 120_000 && rate > 0 && rate <= 10_000 && connections >= 1 && connections <= 64 && delayUs >= 0 && delayUs <= 100_000)) {
+  throw new Error('bench:server: --rounds 1–20, --seconds 1–120, --rate ≤ 10000, --connections 1–64, --delay-us 0–100000');
+}
+
+const scenarioFor = (server: WorkloadServerName): Scenario => ({
+  name: 'bench-server',
+  platform: 'local',
+  meshes: ['baseline'],
+  protocols: ['http1'],
+  services: [1],
+  repeats: 1,
+  probes: [],
+  workload: { responseBytes: BODY_BYTES, delayUs, server },
+  load: { model: 'open', rate, connections, durationMs, warmupMs, driver: 'native' },
+});
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+const us = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${Math.round(v)} µs`);
+
+let interrupted = false;
+const abort = new AbortController();
+process.once('SIGINT', () => {
+  interrupted = true;
+  abort.abort();
+  process.stderr.write('\nSIGINT: stopping and tearing down…\n');
+});
+
+async function main(): Promise<number> {
+  const runId = newRunId();
+  const dir = mkdtempSync(join(tmpdir(), 'meshbench-bench-server-'));
+  const state = new StateFile(join(dir, 'state.json'), runId);
+  const cluster = new LocalCluster(runId, state);
+  try {
+    await cluster.up();
+    const [client, nginxPod, nativePod, nodePod] = await cluster.addPods([
+      { name: 'client-1', role: 'client' },
+      { name: 'server-1', role: 'server' },
+      { name: 'server-2', role: 'server' },
+      { name: 'server-3', role: 'server' },
+    ]);
+    await writeFile(join(dir, 'nginx.conf'), nginxHttpConfig(dir, `0.0.0.0:${PORT}`));
+    const nginx = cluster.spawn(nginxPod!, 'nginx', [NGINX, '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { cpus: 'pods' });
+    await cluster.waitForListen(nginxPod!, nginxPod!.ip, PORT, 10_000, nginx);
+    const http = workloadFor('http1');
+    await startServerApp(cluster, nativePod!, scenarioFor('native'), http);
+    await startServerApp(cluster, nodePod!, scenarioFor('node'), http);
+    const native = http.server(scenarioFor('native'));
+    const node = http.server(scenarioFor('node'));
+    log(
+      `bench:server — hey on the direct path (client netns → veth → server netns), ${rate} req/s over ${connections} keep-alive connections, ` +
+        `${BODY_BYTES} B responses${delayUs ? `, ${delayUs} µs server delay (not nginx)` : ''}, ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up, ` +
+        `${rounds} rounds interleaved; driver CPU ${cluster.placement.driverCpus}, servers CPU ${cluster.placement.podCpus}`,
+    );
+    log(`servers: nginx ${nginxPod!.ip}; ${native.name} ${native.version} ${nativePod!.ip}; ${node.name} (${node.version}) ${nodePod!.ip}`);
+
+    const heyRun = { rate, connections, warmupMs, durationMs, dir, signal: abort.signal };
+    const rows = [
+      { name: 'hey → nginx', run: () => heyInPod(cluster, client!, nginxPod!, PORT, heyRun) },
+      { name: 'hey → native server', run: () => heyInPod(cluster, client!, nativePod!, PORT, heyRun) },
+      { name: 'hey → Node server', run: () => heyInPod(cluster, client!, nodePod!, PORT, heyRun) },
+    ];
+    const results = new Map<string, TailFigures[]>(rows.map((r) => [r.name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < rows.length; i++) {
+        if (interrupted) throw new Error('interrupted');
+        const row = rows[(i + round) % rows.length]!;
+        const f = await row.run();
+        results.get(row.name)!.push(f);
+        log(`round ${round + 1}  ${row.name.padEnd(22)} p50 ${us(f.p50).padStart(9)}  p99 ${us(f.p99).padStart(9)}  p99.9 ${us(f.p999).padStart(9)}  (${f.count} responses; ${f.note})`);
+      }
+    }
+    const med = (name: string, key: 'p50' | 'p99' | 'p999'): number => median(results.get(name)!.map((f) => f[key]));
+    log('\nmedian over rounds (min–max), and the ratio to nginx:');
+    const reference = rows[0]!.name;
+    for (const row of rows) {
+      const fs = results.get(row.name)!;
+      const cell = (k: 'p50' | 'p99' | 'p999'): string => {
+        const ratio = row.name === reference ? '' : ` ${(med(row.name, k) / med(reference, k)).toFixed(2)}×`;
+        return `${us(med(row.name, k))} (${us(Math.min(...fs.map((f) => f[k])))}–${us(Math.max(...fs.map((f) => f[k])))})${ratio}`;
+      };
+      log(`  ${row.name.padEnd(22)} p50 ${cell('p50')}   p99 ${cell('p99')}   p99.9 ${cell('p999')}`);
+    }
+    return 0;
+  } catch (err) {
+    if (interrupted) return 130;
+    const errorLog = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+    log(`bench:server failed: ${(err as Error).message}${errorLog ? `\nnginx error.log:\n${errorLog}` : ''}`);
+    return 1;
+  } finally {
+    await cluster.down();
+    state.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();
