@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # meshbench's image for the kind and kubernetes platforms: the workload server
-# (harness/workload/httpServer.ts), the load driver (harness/load/driverMain.ts) and the
+# (harness/workload/, native/server.c), the load drivers (native/driver.c, harness/load/) and the
 # probe agent with the bpf loader (harness/platform/kubernetes/probeAgent.ts, bpf/), all
 # from this checkout. `meshbench run` builds it for kind (tag meshbench:<version>) and
 # loads it into the nodes; for an existing cluster build and push it yourself:
@@ -17,6 +17,15 @@ COPY bpf/Makefile bpf/*.c bpf/*.h ./
 # build containers); CO-RE relocates the objects to each node's kernel when they load.
 RUN make
 
+# --- the native load driver and workload server (native/Makefile; libnghttp2 for HTTP/2) ---
+FROM debian:bookworm AS native
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc make libc6-dev libnghttp2-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src/native
+COPY native/Makefile native/*.c native/*.h ./
+RUN make
+
 # --- npm dependencies (tsx runs the TypeScript; no build step) ---
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
@@ -26,13 +35,14 @@ RUN npm ci --omit=dev --no-audit --no-fund
 # --- the image ---
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g \
+ && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g libnghttp2-14 wrk \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
 COPY harness ./harness
 COPY --from=bpf /src/bpf/build/loader /src/bpf/build/*.bpf.o ./bpf/build/
+COPY --from=native /src/native/build/ ./native/build/
 ENV NODE_ENV=production
 # Workload and driver run as the unprivileged `node` user (uid 1000, never Istio's 1337);
 # the probe DaemonSet runs its container as root with CAP_BPF and CAP_PERFMON only.
