@@ -2,7 +2,7 @@
 // vega-lite specs) and the tables. Pure and seeded, shared by report.html and the SVGs of
 // summary.md so the two never disagree.
 import type { TopLevelSpec } from 'vega-lite';
-import { byGroupOrder, cellDistribution, compareMeshesToBaseline, type MeshComparison, type MetricComparison } from '../harness/analysis/compare.ts';
+import { byGroupOrder, cellDistribution, type MeshComparison, type MetricComparison } from '../harness/analysis/compare.ts';
 import { cellUsage } from '../harness/analysis/efficiency.ts';
 import { mergeDistributions, percentileCurve } from '../harness/analysis/latency.ts';
 import { medianOf, spreadOf } from '../harness/analysis/stats.ts';
@@ -351,7 +351,7 @@ function methodNotes(result: RunResult, comparisons: readonly MeshComparison[]):
 
 export function buildReportModel(result: RunResult): ReportModel {
   const groups = cellGroups(result);
-  const comparisons = compareMeshesToBaseline(result.cells);
+  const comparisons = result.analysis.comparisons ?? [];
   const planned = planCells(result.scenario);
   const measured = new Set(result.cells.map((c) => c.id));
   const missingCells = planned.filter((c) => !measured.has(c.id)).map((c) => c.id);

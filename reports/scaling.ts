@@ -4,9 +4,9 @@
 // vega-lite specs) and HTML out. Present only when the run measured two or more service
 // counts (or an idle window).
 import type { TopLevelSpec } from 'vega-lite';
-import { EXTRAPOLATION_CAVEAT, SCALING_METRIC_INFO, scalingFits, scalingValue, type ScalingMetric } from '../harness/analysis/scaling.ts';
+import { EXTRAPOLATION_CAVEAT, SCALING_METRIC_INFO, scalingValue, type ScalingMetric } from '../harness/analysis/scaling.ts';
 import { medianOf } from '../harness/analysis/stats.ts';
-import { scalingTables } from '../harness/results/scalingTables.ts';
+import { scalingTables, storedFits } from '../harness/results/scalingTables.ts';
 import type { RunResult } from '../harness/results/types.ts';
 import { MESH_NAMES, PROTOCOLS } from '../harness/scenario/types.ts';
 import { chartSlot, escapeHtml, htmlTable } from './html.ts';
@@ -123,7 +123,7 @@ const CHARTS: ChartDef[] = [
 ];
 
 function hasSweep(result: RunResult): boolean {
-  return scalingFits(result.cells).some((f) => f.fit);
+  return storedFits(result).some((f) => f.fit);
 }
 
 /** The protocol the section draws: the first the run measured (charts do not mix protocols). */
@@ -136,7 +136,7 @@ export function scalingCharts(result: RunResult): ReportChart[] {
   if (!hasSweep(result)) return [];
   const protocol = chartProtocol(result);
   const cells = result.cells.filter((c) => c.protocol === protocol);
-  const fits = scalingFits(cells);
+  const fits = storedFits(result).filter((f) => f.protocol === protocol);
   const charts: ReportChart[] = [];
   for (const def of CHARTS) {
     const rows: ScalingChartRow[] = [];
@@ -176,7 +176,7 @@ export function scalingSection(result: RunResult, charts: readonly ReportChart[]
   const tables = scalingTables(result);
   const mine = charts.filter((c) => c.id.startsWith('scaling-'));
   if (tables.length === 0 && mine.length === 0) return '';
-  const fits = scalingFits(result.cells).filter((f) => f.fit);
+  const fits = storedFits(result).filter((f) => f.fit);
   const extrapolated = fits.some((f) => f.at.some((v) => v.extrapolated));
   return [
     `<section id="scaling">`,

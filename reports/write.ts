@@ -3,6 +3,7 @@
 // model.ts, summary.ts); this is the I/O.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { analyseRun } from '../harness/analysis/analyse.ts';
 import { SUMMARY_FILE, writeFileAtomic } from '../harness/results/files.ts';
 import { renderSummaryMarkdown } from '../harness/results/summary.ts';
 import type { RunResult } from '../harness/results/types.ts';
@@ -26,7 +27,17 @@ export function renderSummaryWithCharts(result: RunResult, charts: readonly Pick
   return `${summary}\n## Charts\n\nThe full report with interactive charts is [report.html](${REPORT_FILE}).\n\n${images.join('\n\n')}\n`;
 }
 
-export async function writeRunReport(runDir: string, result: RunResult): Promise<WrittenReport> {
+/**
+ * The views read the stored analysis (result.json `analysis`) and never recompute it. A
+ * result written before the whole analysis was stored (no `comparisons`) is analysed once,
+ * here, from its cells, so `meshbench report` re-renders any run from result.json alone.
+ */
+export function withStoredAnalysis(result: RunResult): RunResult {
+  return result.analysis.comparisons ? result : { ...result, analysis: { ...analyseRun(result.cells), ...result.analysis } };
+}
+
+export async function writeRunReport(runDir: string, stored: RunResult): Promise<WrittenReport> {
+  const result = withStoredAnalysis(stored);
   const model = buildReportModel(result);
   const chartsDir = join(runDir, CHARTS_DIR);
   mkdirSync(chartsDir, { recursive: true });

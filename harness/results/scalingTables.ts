@@ -4,7 +4,7 @@
 // them out with the others).
 import { median } from 'simple-statistics';
 import {
-  EXTRAPOLATION_CAVEAT, PROXY_ROLES, SCALING_METRIC_INFO, scalingFits, type FitValue, type ScalingFit, type ScalingMetricInfo,
+  EXTRAPOLATION_CAVEAT, PROXY_ROLES, SCALING_METRIC_INFO, type FitValue, type ScalingFit, type ScalingMetricInfo,
 } from '../analysis/scaling.ts';
 import { MESH_NAMES, PROTOCOLS } from '../scenario/types.ts';
 import type { CellResult, RunResult } from './types.ts';
@@ -162,14 +162,19 @@ function idleTables(cells: readonly CellResult[]): ScalingTable[] {
   return tables;
 }
 
+/** The run's stored fits (result.json analysis.scaling): views read them, never refit. */
+export function storedFits(result: RunResult): ScalingFit[] {
+  return result.analysis.scaling ?? [];
+}
+
 /** The sweep's tables for summary.md: the fits (when there are two or more service counts), then idle cost. */
 export function scalingTables(result: RunResult): ScalingTable[] {
-  return [...fitTables(scalingFits(result.cells)), ...idleTables(result.cells)];
+  return [...fitTables(storedFits(result)), ...idleTables(result.cells)];
 }
 
 /** Notes that go with the sweep's tables. */
 export function scalingNotes(result: RunResult): string[] {
-  const fits = scalingFits(result.cells).filter((f) => f.fit);
+  const fits = storedFits(result).filter((f) => f.fit);
   if (fits.length === 0) return [];
   const notes = [
     'Cost as the node fills: an ordinary least-squares line per mesh and figure through every cell (each repeat a point); ' +

@@ -8,6 +8,7 @@ import { renderSummaryMarkdown } from '../../harness/results/summary.ts';
 import { buildReportModel } from '../../reports/model.ts';
 import { renderReport } from '../../reports/report.ts';
 import { renderChartSvg } from '../../reports/svg.ts';
+import { scalingFits } from '../../harness/analysis/scaling.ts';
 import { sweepRun } from '../fixtures/scaling.ts';
 
 describe('cost as the node fills', () => {
@@ -56,7 +57,8 @@ describe('cost as the node fills', () => {
   });
 
   test('a run of one service count: no fits, no section charts', () => {
-    const one = { ...result, cells: result.cells.filter((c) => c.services === 10), scenario: { ...result.scenario, services: [10] } };
+    const cells = result.cells.filter((c) => c.services === 10);
+    const one = { ...result, cells, scenario: { ...result.scenario, services: [10] }, analysis: { overhead: [], scaling: scalingFits(cells) } };
     const model = buildReportModel(one);
     assert.equal(model.charts.filter((c) => c.id.startsWith('scaling-')).length, 0);
     assert.ok(!renderSummaryMarkdown(one).includes('cost as the node fills'));
