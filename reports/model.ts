@@ -11,6 +11,7 @@ import type { CellResult, RunResult } from '../harness/results/types.ts';
 import { meshModule, meshModules, registeredMesh } from '../harness/mesh/index.ts';
 import { planCells } from '../harness/scenario/plan.ts';
 import { scalingCharts } from './scaling.ts';
+import { chainCharts } from './chain.ts';
 import { PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../harness/scenario/types.ts';
 import {
   latencyCurveSpec,
@@ -78,7 +79,8 @@ export function cellGroups(result: RunResult): CellGroup[] {
   const services = [...new Set(result.cells.map((c) => c.services))].sort((a, b) => a - b);
   for (const protocol of protocols) {
     for (const s of services) {
-      const cells = result.cells.filter((c) => c.protocol === protocol && c.services === s).sort((a, b) => byGroupOrder(a, b) || a.repeat - b.repeat);
+      // The one-hop cells: a chain's longer cells are drawn in the cost-per-hop section (chain.ts).
+      const cells = result.cells.filter((c) => c.protocol === protocol && c.services === s && (c.chain ?? 1) === 1).sort((a, b) => byGroupOrder(a, b) || a.repeat - b.repeat);
       if (cells.length > 0) groups.push({ key: `${protocol}-s${s}`, label: groupLabel(protocol, s), protocol, services: s, cells });
     }
   }
@@ -408,6 +410,7 @@ export function buildReportModel(result: RunResult): ReportModel {
   }
 
   charts.push(...scalingCharts(result));
+  charts.push(...chainCharts(result));
 
   const notes = [...result.notes];
   if (missingCells.length > 0) notes.push(`Not measured (${missingCells.length} of ${planned.length} planned cells): ${missingCells.join(', ')}.`);

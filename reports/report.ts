@@ -10,6 +10,7 @@ import { meshModule } from '../harness/mesh/index.ts';
 import { REFERENCE_MESH } from '../harness/scenario/types.ts';
 import { chartSlot, escapeHtml, htmlTable, page } from './html.ts';
 import { hasScalingSection, scalingSection } from './scaling.ts';
+import { chainSection, hasChainSection } from './chain.ts';
 import { buildReportModel, changeText, meshesIn, pText, type CellGroup, type ReportModel } from './model.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -22,6 +23,7 @@ export function renderReport(result: RunResult, model: ReportModel = buildReport
     ...model.groups.map((group) => groupSection(group, model)),
     throughputAndUsage(model),
     scalingSection(result, model.charts),
+    chainSection(result, model.charts),
     cellsSection(result),
     environmentSection(result),
     probesSection(model),
@@ -55,6 +57,7 @@ function toc(model: ReportModel, result: RunResult): string {
     ...model.groups.map((g) => [`group-${g.key}`, g.label]),
     ['throughput-usage', 'throughput, CPU, memory'],
     ...(hasScalingSection(result) ? [['scaling', 'cost as the node fills']] : []),
+    ...(hasChainSection(result) ? [['chain', 'cost per hop']] : []),
     ['cells', 'all cells'],
     ['environment', 'environment'],
     ['probes', 'probes'],

@@ -5,12 +5,18 @@ import type { RunResult } from '../results/types.ts';
 import { compareMeshesToBaseline } from './compare.ts';
 import { computeOverhead } from './overhead.ts';
 import { scalingFits } from './scaling.ts';
+import { chainFits } from './chain.ts';
 
 export function analyseRun(allCells: RunResult['cells']): RunResult['analysis'] {
   // A failed cell keeps what it measured, but a path with a dead proxy is no figure of it.
   const cells = allCells.filter((cell) => cell.status !== 'failed');
-  const analysis: RunResult['analysis'] = { overhead: computeOverhead(cells), comparisons: compareMeshesToBaseline(cells) };
-  const scaling = scalingFits(cells);
+  // With a chain axis, overhead, comparisons and the services fits are of the one-hop cells
+  // (a mesh against the baseline of the same shape); chain.ts fits the cost per hop.
+  const oneHop = cells.filter((cell) => (cell.chain ?? 1) === 1);
+  const analysis: RunResult['analysis'] = { overhead: computeOverhead(oneHop), comparisons: compareMeshesToBaseline(oneHop) };
+  const scaling = scalingFits(oneHop);
   if (scaling.length > 0) analysis.scaling = scaling;
+  const chain = chainFits(cells);
+  if (chain.length > 0) analysis.chain = chain;
   return analysis;
 }

@@ -16,6 +16,7 @@ import { planCells } from '../scenario/plan.ts';
 import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
 import { componentTables, probeCostNote } from './components.ts';
 import { scalingNotes, scalingTables } from './scalingTables.ts';
+import { chainNotes, chainTables } from './chainTables.ts';
 import type { CellResult, MeshOverhead, RunResult } from './types.ts';
 
 type Align = 'left' | 'right';
@@ -158,7 +159,8 @@ function buildModel(result: RunResult): SummaryModel {
   const meshes = ordered(scenario.meshes, cells.map((cell) => cell.mesh), MESH_NAMES);
   for (const protocol of protocols) {
     for (const services of servicesValues) {
-      const groupCells = cells.filter((cell) => cell.protocol === protocol && cell.services === services);
+      // The one-hop cells; a chain's longer cells have tables of their own (chainTables).
+      const groupCells = cells.filter((cell) => cell.protocol === protocol && cell.services === services && (cell.chain ?? 1) === 1);
       const hasPlanned = planned.some((cell) => cell.protocol === protocol && cell.services === services);
       if (groupCells.length === 0 && !hasPlanned) continue;
       tables.push(buildTable(result, protocol, services, groupCells, meshes, overhead));
@@ -166,6 +168,7 @@ function buildModel(result: RunResult): SummaryModel {
   }
   tables.push(...componentTables(result, meshes, protocols, servicesValues));
   tables.push(...scalingTables(result));
+  tables.push(...chainTables(result));
 
   return {
     title: `meshbench — ${scenario.name}`,
@@ -246,6 +249,7 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
   const probeCost = probeCostNote(result);
   if (probeCost) notes.push(probeCost);
   notes.push(...scalingNotes(result));
+  notes.push(...chainNotes(result));
   const measured = new Set(result.cells.map((cell) => cell.id));
   const missing = plannedIds.filter((id) => !measured.has(id));
   if (missing.length > 0) {

@@ -4,6 +4,7 @@ import type { ComponentRole } from '../mesh/types.ts';
 import type { ComponentProbeFigures, ProbeName } from '../probes/types.ts';
 import type { MeshComparison } from '../analysis/compare.ts';
 import type { ScalingFit } from '../analysis/scaling.ts';
+import type { ChainFit } from '../analysis/chain.ts';
 
 export const RESULT_SCHEMA = 'meshbench/result@1';
 
@@ -164,6 +165,8 @@ export interface RunResult {
     comparisons?: MeshComparison[];
     /** Per mesh: memory, CPU and latency against the services on the node, as lines (NaN → null). */
     scaling?: ScalingFit[];
+    /** Per mesh: latency, CPU and memory against the services a request crosses (scenario chain), as lines (NaN → null). */
+    chain?: ChainFit[];
   };
   notes: string[];
 }
