@@ -786,7 +786,8 @@ static const char *reason_phrase(int status) {
 
 /** Writes the ready answers at the head of the connection's queue, in request order. */
 static void h1_flush_queue(struct conn *c) {
-  while (!c->closed && c->q_head && c->q_head->ready) {
+  // A client that does not read: at most MAX_OUT_BYTES wait in memory, the rest once it drains.
+  while (!c->closed && c->q_head && c->q_head->ready && buf_pending(&c->out) <= MAX_OUT_BYTES) {
     struct item *it = c->q_head;
     c->q_head = it->next;
     if (!c->q_head) c->q_tail = NULL;
@@ -1880,7 +1881,8 @@ static void on_conn_event(struct conn *c, uint32_t events) {
   if (events & EPOLLOUT) {
     if (!conn_write_out(c)) return;
     if (c->kind == CONN_H2 && !h2_send(c)) return;
-    conn_after_write(c);
+    if (c->kind == CONN_H1) h1_flush_queue(c); // answers held back while the buffer was full
+    else conn_after_write(c);
     if (c->closed) return;
   }
   if (events & (EPOLLIN | EPOLLHUP)) conn_read(c);

@@ -5,6 +5,7 @@
 // malformed input that does not kill it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { cpus } from 'node:os';
 import { after, before, describe, it } from 'node:test';
@@ -15,12 +16,12 @@ import { NATIVE_SERVER_PATH, ensureNativeServer } from '../../harness/workload/s
 import { grpcLocalStats } from './grpc-helpers.ts';
 import { run } from '../../harness/exec.ts';
 import { fileURLToPath } from 'node:url';
+import { TSX_LOADER as TSX } from '../../harness/tsx.ts';
 
 const twoCpus = cpus().length >= 2;
 const SERVER_PREFIX = twoCpus ? ['taskset', '-c', '1'] : [];
 const CLIENT_PREFIX = twoCpus ? ['taskset', '-c', '0'] : [];
 const HOST = '127.0.0.1';
-const TSX = import.meta.resolve('tsx');
 const POD_CLIENT = fileURLToPath(new URL('./grpcPodClient.ts', import.meta.url));
 
 /** One keep-alive connection speaking raw HTTP/1.1: exact bytes out, responses parsed by Content-Length. */
@@ -301,6 +302,26 @@ describe('native workload server (127.0.0.1)', { timeout: 300_000 }, () => {
     assert.equal((await after.get('/')).status, 200);
     after.close();
     process.kill(target.pid, 0); // still running
+  });
+
+  it('holds a client that pipelines without reading to bounded memory, then answers it all in order', async () => {
+    const big = await startWorkloadProcess({ host: HOST, port: 0, responseBytes: 16 * 1024, delayUs: 0, server: 'native', spawnPrefix: SERVER_PREFIX });
+    servers.push(big);
+    await fetchWorkloadStats(HOST, big.port, true);
+    const c = await RawClient.connect(big.port);
+    c.socket.pause(); // read nothing for now
+    const count = 5000; // 80 MB of answers asked for
+    const answers = c.send(Array.from({ length: count }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''), count);
+    await new Promise((r) => setTimeout(r, 1500));
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${big.pid}/status`, 'utf8'))![1]);
+    c.socket.resume();
+    const all = await answers;
+    c.close();
+    process.stderr.write(`# server RSS with ${count} pipelined 16 KiB answers unread: ${(rssKb / 1024).toFixed(1)} MiB\n`);
+    assert.ok(rssKb < 48 * 1024, `server RSS ${rssKb} KiB while a client did not read`);
+    assert.equal(all.length, count);
+    assert.ok(all.every((r) => r.status === 200 && r.body.length === 16 * 1024));
+    assert.equal((await fetchWorkloadStats(HOST, big.port)).requests, count);
   });
 
   it('refuses connections beyond --max-connections, and exits 0 on SIGTERM', async () => {
