@@ -2,19 +2,25 @@
 // (the mesh with the most components to watch) is brought up once; the same load runs
 // with probes off and on, alternating which goes first, several times: closed model for
 // throughput, open model at a fixed rate for p50/p99. Prints the on/off ratios of the
-// medians, and the probes' own BPF CPU per request from the kernel's bpf_stats.
+// medians, the probes' own BPF CPU per request from the kernel's bpf_stats, and the whole
+// cost measured on/off: the CPU per request of every component with the probes on minus
+// off. That difference less bpf_stats is the hooks' framework cost (tracepoint and cgroup
+// dispatch, which bpf_stats does not count), per program invocation; it is written to
+// bench/probe-cost.json, where every cell's probe cost reads it (harness/probes/cost.ts).
+// The driver is the native one (the default): a Node driver is the bottleneck of a closed
+// sidecar cell itself, and a ratio of a driver-bound rate would hide the probes' cost.
 import { median } from 'simple-statistics';
 import { LocalCluster } from '../harness/platform/local/cluster.ts';
 import { newRunId } from '../harness/platform/local/names.ts';
 import { StateFile } from '../harness/platform/local/state.ts';
-import { enableBpfStats } from '../harness/probes/cost.ts';
+import { enableBpfStats, FRAMEWORK_COST_FILE } from '../harness/probes/cost.ts';
 import { PROBE_NAMES } from '../harness/probes/types.ts';
 import { startProbes } from '../harness/probes/index.ts';
 import { Haproxy } from '../harness/proxy/haproxy.ts';
 import { bringUp, driveLoad, type LiveCell } from '../harness/runner/cell.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const REPETITIONS = Number(process.env.BENCH_PROBES_REPETITIONS ?? 5);
@@ -31,8 +37,8 @@ function scenario(model: 'open' | 'closed'): Scenario {
     probes: [...PROBE_NAMES],
     workload: { responseBytes: 1024, delayUs: 0 },
     load: model === 'closed'
-      ? { model, connections: 16, durationMs: DURATION_MS, warmupMs: 1000, driver: 'autocannon' }
-      : { model, rate: 400, connections: 8, durationMs: DURATION_MS, warmupMs: 1000, driver: 'autocannon' },
+      ? { model, connections: 16, durationMs: DURATION_MS, warmupMs: 1000, driver: 'native' }
+      : { model, rate: 400, connections: 8, durationMs: DURATION_MS, warmupMs: 1000, driver: 'native' },
   };
 }
 
@@ -41,6 +47,10 @@ interface Sample {
   p50: number;
   p99: number;
   bpfUsPerRequest?: number;
+  /** BPF program invocations per request (bpf_stats run_cnt). */
+  invocationsPerRequest?: number;
+  /** CPU of every component (/proc utime+stime over the measured window) per request. */
+  cpuUsPerRequest: number;
 }
 
 async function measure(live: LiveCell, model: 'open' | 'closed', withProbes: boolean): Promise<Sample> {
@@ -48,11 +58,14 @@ async function measure(live: LiveCell, model: 'open' | 'closed', withProbes: boo
   try {
     const r = await driveLoad(live, scenario(model), undefined, probes);
     const requests = r.outcome.requests + r.outcome.non2xx;
+    const cpuSeconds = Object.values(r.cpuSeconds).reduce((t, s) => t + s, 0);
     return {
       rps: r.outcome.achievedRps,
       p50: r.outcome.latencyUs.p50,
       p99: r.outcome.latencyUs.p99,
       bpfUsPerRequest: r.probeCost ? (r.probeCost.bpfSeconds * 1e6) / Math.max(1, requests) : undefined,
+      invocationsPerRequest: r.probeCost ? r.probeCost.bpfInvocations / Math.max(1, requests) : undefined,
+      cpuUsPerRequest: (cpuSeconds * 1e6) / Math.max(1, requests),
     };
   } finally {
     await probes?.kill();
@@ -88,11 +101,34 @@ async function main(): Promise<void> {
     const ratio = (model: 'open' | 'closed', pick: (s: Sample) => number): string =>
       (median(samples[model].on.map(pick)) / median(samples[model].off.map(pick))).toFixed(3);
     const bpfPerRequest = median(samples.closed.on.map((s) => s.bpfUsPerRequest ?? 0));
+    const invocationsPerRequest = median(samples.closed.on.map((s) => s.invocationsPerRequest ?? 0));
+    const cpuOn = median(samples.closed.on.map((s) => s.cpuUsPerRequest));
+    const cpuOff = median(samples.closed.off.map((s) => s.cpuUsPerRequest));
+    const frameworkUsPerRequest = cpuOn - cpuOff - bpfPerRequest;
+    const frameworkNsPerInvocation = invocationsPerRequest > 0 ? (frameworkUsPerRequest * 1000) / invocationsPerRequest : 0;
     console.log(`\nprobe overhead, sidecar mesh, 1 service, ${REPETITIONS} interleaved pairs of ${DURATION_MS / 1000} s (medians):`);
     console.log(`  throughput, closed model, on/off:  ${ratio('closed', (s) => s.rps)}  (goal ≥ 0.99)`);
     console.log(`  p50 at ${scenario('open').load.rate} rps, on/off:          ${ratio('open', (s) => s.p50)}`);
     console.log(`  p99 at ${scenario('open').load.rate} rps, on/off:          ${ratio('open', (s) => s.p99)}  (goal: within noise)`);
-    console.log(`  probes' own BPF CPU per request:   ${bpfPerRequest.toFixed(2)} µs (kernel bpf_stats)`);
+    console.log(`  probes' own BPF CPU per request:   ${bpfPerRequest.toFixed(2)} µs (kernel bpf_stats, ${invocationsPerRequest.toFixed(1)} invocations)`);
+    console.log(`  CPU per request, all components:   on ${cpuOn.toFixed(1)} µs, off ${cpuOff.toFixed(1)} µs (/proc): the probes cost ${(cpuOn - cpuOff).toFixed(1)} µs`);
+    console.log(`  hooks' framework cost (on − off − bpf_stats): ${frameworkUsPerRequest.toFixed(1)} µs per request, ${frameworkNsPerInvocation.toFixed(0)} ns per invocation`);
+    writeFileSync(
+      FRAMEWORK_COST_FILE,
+      JSON.stringify({
+        measuredAt: new Date().toISOString(),
+        by: 'npm run bench:probes (closed-model sidecar cell, probes on/off interleaved, medians)',
+        pairs: REPETITIONS,
+        throughputRatio: Number(ratio('closed', (s) => s.rps)),
+        p50Ratio: Number(ratio('open', (s) => s.p50)),
+        cpuUsPerRequestOn: Number(cpuOn.toFixed(2)),
+        cpuUsPerRequestOff: Number(cpuOff.toFixed(2)),
+        bpfUsPerRequest: Number(bpfPerRequest.toFixed(3)),
+        invocationsPerRequest: Number(invocationsPerRequest.toFixed(2)),
+        frameworkNsPerInvocation: Math.round(frameworkNsPerInvocation),
+      }, null, 2) + '\n',
+    );
+    console.log(`  written to ${FRAMEWORK_COST_FILE}`);
     const spread = (xs: number[]): string => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
     console.log(`  noise: closed rps off ${spread(samples.closed.off.map((s) => s.rps))}, on ${spread(samples.closed.on.map((s) => s.rps))}; open p99 µs off ${spread(samples.open.off.map((s) => s.p99))}, on ${spread(samples.open.on.map((s) => s.p99))}`);
   } finally {

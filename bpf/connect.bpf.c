@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* connect: TCP connect latency (SYN_SENT → ESTABLISHED from sock:inet_sock_set_state) and
- * counts, per component. CLOSE → SYN_SENT runs in the connecting task's connect() call, so
- * that is where the component is taken; the → ESTABLISHED step usually runs in softirq
- * context (the SYN-ACK), so the component travels with the socket in conn_start.
- * Accepted connections are counted at accept()/accept4() returning a socket, in the
- * accepting task's context (the SYN_RECV → ESTABLISHED step runs in softirq, where the
- * listener's owner is not known). */
+ * counts, per component. One hook, and it fires on TCP state changes only (no syscall
+ * tracepoint: enabling any puts every syscall of the host on the traced path).
+ * CLOSE → SYN_SENT runs in the connecting task's connect() call: the component is the
+ * task's (tgid), else the socket's cgroup; the → ESTABLISHED step usually runs in softirq
+ * (the SYN-ACK), so the component travels with the socket in conn_start.
+ * Accepted connections: SYN_RECV → ESTABLISHED of the child socket, which carries its
+ * listener's cgroup (sk_cgrp_data is cloned), so the component is that cgroup's. A
+ * component tracked by tgid only counts no accepts. */
 #include "vmlinux.h"
 #include "probes.h"
 
@@ -16,6 +18,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_TCP 6
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
 
 struct conn_start {
 	__u64 ns;
@@ -45,8 +48,18 @@ int mbp_conn_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	__u64 sk = (__u64)ctx->skaddr;
+	if (ctx->oldstate == TCP_SYN_RECV && ctx->newstate == TCP_ESTABLISHED) {
+		struct sock *child = (struct sock *)ctx->skaddr;
+		__u32 component = component_of_cgroup(BPF_CORE_READ(child, sk_cgrp_data.cgroup, kn, id));
+		struct conn_counters *c = component ? bpf_map_lookup_elem(&conn_counters, &component) : 0;
+		if (c)
+			__sync_fetch_and_add(&c->accepted, 1);
+		return 0;
+	}
 	if (ctx->newstate == TCP_SYN_SENT) {
 		__u32 component = component_of_current();
+		if (!component)
+			component = component_of_cgroup(BPF_CORE_READ((struct sock *)ctx->skaddr, sk_cgrp_data.cgroup, kn, id));
 		if (!component)
 			return 0;
 		struct conn_start start = { .ns = bpf_ktime_get_ns(), .component = component };
@@ -72,21 +85,3 @@ int mbp_conn_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	bpf_map_delete_elem(&conn_start, &sk);
 	return 0;
 }
-
-static __always_inline int count_accept(long ret)
-{
-	if (ret < 0)
-		return 0;
-	__u32 component = component_of_current();
-	if (!component)
-		return 0;
-	struct conn_counters *c = bpf_map_lookup_elem(&conn_counters, &component);
-	if (c)
-		__sync_fetch_and_add(&c->accepted, 1);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int mbp_conn_acc4(struct trace_event_raw_sys_exit *ctx) { return count_accept(ctx->ret); }
-SEC("tracepoint/syscalls/sys_exit_accept")
-int mbp_conn_acc(struct trace_event_raw_sys_exit *ctx) { return count_accept(ctx->ret); }

@@ -1,125 +1,326 @@
 // SPDX-License-Identifier: Apache-2.0
-/* dwell: per thread, the time from a socket receive's return to the thread's next socket
- * send's entry — how long a request sits inside a proxy or app before it is passed on.
+/* dwell: where a request's time goes along its path, from hooks that fire only for the
+ * cell's own sockets (no syscall tracepoints, no scheduler hooks).
  *
- * Hooks: syscalls:sys_{enter,exit}_{read,readv,recvfrom,recvmsg} and
- * syscalls:sys_enter_{write,writev,sendto,sendmsg}. read/write(v) count only on sockets
- * (the fd's inode is S_IFSOCK), so eventfd/pipe/log traffic does not open or close a dwell.
+ * Hooks
+ *   cgroup_skb/ingress, cgroup_skb/egress, sockops   attached by the loader to the cell's cgroup
+ *                                           (`attach-cgroup DIR`): every packet of a socket
+ *                                           owned by a process in it, and nothing else.
+ *   tp_btf/sock_recv_length                 a socket read returned (process context)
+ *   tp_btf/tcp_sendmsg_locked               a TCP send began (process context)
+ * The two tracepoints fire for socket reads and TCP sends of the host, but return after
+ * one NULL check (bpf_sk_storage_get without create) unless the socket is one of the
+ * cell's, which only the cgroup_skb programs mark.
  *
- * The dwell starts at the FIRST receive after the thread's last send and ends at the next
- * send: a request read in several pieces is timed from its first byte; a thread that reads
- * two requests before answering the first times from the earlier one. Not seen: sendfile,
- * splice, io_uring, recvmmsg/sendmmsg.
+ * A *message* is a run of payload in one direction of a TCP connection (HTTP/1.1: a
+ * request or a response). Its first segment is what every figure is timed on:
+ *   hop      egress of the first segment at component X → its ingress at component Y,
+ *            the same segment found again by (seq, ack) — NAT rewrites addresses and
+ *            ports, never sequence numbers: the exact kernel transit (stack, netfilter,
+ *            softirq, veth/loopback), whatever the concurrency.
+ *   served   on a passive (accepted) socket: a request's ingress → the response's egress
+ *   waited   on an active (connected) socket: a request's egress → the response's ingress
+ *   wake     ingress → the first read that returns data (wake-up, run-queue, recv)
+ *   tx       the send's entry → the message's egress (TCP/IP send path, netfilter OUTPUT)
+ * served − waited is the time a request spends inside a proxy (both directions); served
+ * alone is the server app's; waited of the client app is the kernel's round trip.
+ * Everything is paired per socket (HTTP/1.1 alternates on one connection), so the figures
+ * stay exact at any number of connections.
+ *
+ * The per-thread dwell histogram (first socket read after the thread's last send → its next
+ * send) is kept, now from the same two tracepoints and for the cell's sockets only.
+ *
+ * Which side a socket is (passive: accepted; active: connected) comes from a sockops
+ * program on the same cgroup at establishment; for a connection older than the attach, from
+ * its SYN seen going out, else its ports (service ports < 32768 ≤ ephemeral ports).
  */
 #include "vmlinux.h"
 #include "probes.h"
+#include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
+#define ETH_P_IP 0x0800
+#define IPPROTO_TCP 6
+#define MSG_PEEK 2
+
+enum { DIR_NONE, DIR_IN, DIR_OUT };
+enum { USER_NONE, USER_READ, USER_SEND };
+
+struct path_sock {
+	__u32 component;
+	__u8 passive;
+	__u8 last_dir;     /* direction of the last payload segment */
+	__u8 user_last;    /* the last user operation: read or send */
+	__u8 wake_pending; /* a message arrived, not yet read */
+	__u64 rtt_from_ns; /* passive: request ingress; active: request egress */
+	__u64 wake_from_ns;
+	__u64 send_ns;     /* entry of the current outbound message's first send */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct path_sock);
+} path_sk SEC(".maps");
+
+struct seg_key {
+	__u32 seq;
+	__u32 ack;
+};
+
+struct seg_sent {
+	__u64 ns;
+	__u32 component;
+	__u32 pad;
+};
+
+/* First segments on their way: egress stored them, ingress takes them out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct seg_key);
+	__type(value, struct seg_sent);
+} path_inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PATH_MAX_KEYS);
+	__type(key, struct path_key);
+	__type(value, struct hist);
+} path_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PATH_MAX_KEYS);
+	__type(key, struct hop_key);
+	__type(value, struct hist);
+} hop_hist SEC(".maps");
+
+/* One zeroed histogram: the value new hash entries are created from (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hist);
+} hist_zero SEC(".maps");
 
 struct dwell_thread {
 	__u64 first_recv_ns; /* 0: no receive since the last send */
 	__u32 component;
-	__u32 in_recv;       /* a socket receive syscall is in flight */
+	__u32 pad;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* threads that die mid-dwell age out */
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, __u32); /* tid */
 	__type(value, struct dwell_thread);
 } dwell_threads SEC(".maps");
 
 DECLARE_HIST_MAP(dwell_hist);
 
-static __always_inline bool fd_is_socket(long fd)
+static __always_inline void hist_add(struct hist *h, __u64 delta_ns)
 {
-	/* task → files → fdt are plain loads through BTF pointers (no helper calls); the
-	 * fd array slot and the inode need probe reads. */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	if (fd < 0 || fd >= fdt->max_fds)
-		return false;
-	struct file **fds = fdt->fd;
-	struct file *file = NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	if (!file)
-		return false;
-	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
-	return (mode & S_IFMT) == S_IFSOCK;
+	__u32 slot = hist_slot(delta_ns / 1000);
+	asm volatile("" : "+r"(slot));
+	if (slot >= HIST_SLOTS)
+		return;
+	__sync_fetch_and_add(&h->slots[slot], 1);
+	__sync_fetch_and_add(&h->sum_ns, delta_ns);
 }
 
-static __always_inline int recv_enter(long fd, bool check_socket)
+static __always_inline void hash_hist_record(void *map, void *key, __u64 delta_ns)
 {
-	__u32 component = component_of_current();
+	struct hist *h = bpf_map_lookup_elem(map, key);
+	if (!h) {
+		__u32 zero = 0;
+		struct hist *empty = bpf_map_lookup_elem(&hist_zero, &zero);
+		if (!empty)
+			return;
+		bpf_map_update_elem(map, key, empty, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(map, key);
+		if (!h)
+			return;
+	}
+	hist_add(h, delta_ns);
+}
+
+static __always_inline void path_record(__u32 component, __u32 kind, __u64 delta_ns)
+{
+	struct path_key key = { .component = component, .kind = kind };
+	hash_hist_record(&path_hist, &key, delta_ns);
+}
+
+/* The cell's sockets get their storage here, at their first packet of any kind (or at
+ * establishment, from sockops). Which side a socket is: sockops says it at establishment;
+ * a socket established before the programs were attached is judged by its SYN seen going
+ * out, else by its ports. */
+static __always_inline struct path_sock *sock_of(struct __sk_buff *skb, struct bpf_sock *sk, bool egress)
+{
+	struct path_sock *st = bpf_sk_storage_get(&path_sk, sk, 0, 0);
+	if (st && st->component)
+		return st;
+	__u32 component = component_of_cgroup(bpf_skb_cgroup_id(skb));
 	if (!component)
 		return 0;
-	if (check_socket && !fd_is_socket(fd))
+	if (!st) {
+		st = bpf_sk_storage_get(&path_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st)
+			return 0;
+		struct iphdr ip;
+		struct tcphdr tcp;
+		if (egress && !bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) && ip.ihl >= 5 &&
+		    !bpf_skb_load_bytes(skb, ip.ihl * 4, &tcp, sizeof(tcp)) && tcp.syn && !tcp.ack)
+			st->passive = 0;
+		else
+			st->passive = sk->src_port < bpf_ntohs(sk->dst_port);
+	}
+	st->component = component;
+	return st;
+}
+
+/* Establishment: the side, for certain (the component comes with the first packet). */
+SEC("sockops")
+int mbp_path_ops(struct bpf_sock_ops *skops)
+{
+	__u32 op = skops->op;
+	if (op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return 1;
+	struct path_sock *st = bpf_sk_storage_get(&path_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st)
+		st->passive = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
+	return 1;
+}
+
+static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
+{
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return 1;
+	struct bpf_sock *sk = skb->sk;
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->protocol != IPPROTO_TCP)
+		return 1;
+	struct path_sock *st = sock_of(skb, sk, egress);
+	if (!st)
+		return 1;
+
+	struct iphdr ip;
+	struct tcphdr tcp;
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		return 1;
+	__u32 ip_len = ip.ihl * 4;
+	if (ip_len < sizeof(ip) || bpf_skb_load_bytes(skb, ip_len, &tcp, sizeof(tcp)))
+		return 1;
+	__u32 headers = ip_len + tcp.doff * 4;
+	if (skb->len <= headers)
+		return 1; /* no payload: ACK, SYN, FIN */
+
+	__u8 dir = egress ? DIR_OUT : DIR_IN;
+	if (st->last_dir == dir)
+		return 1; /* a message's later segment */
+	st->last_dir = dir;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 component = st->component;
+	struct seg_key seg = { .seq = tcp.seq, .ack = tcp.ack_seq };
+
+	if (egress) {
+		if (st->send_ns) {
+			if (now > st->send_ns)
+				path_record(component, st->passive ? PATH_TX_RESP : PATH_TX_REQ, now - st->send_ns);
+			st->send_ns = 0;
+		}
+		if (st->passive) {
+			if (st->rtt_from_ns && now > st->rtt_from_ns)
+				path_record(component, PATH_SERVED, now - st->rtt_from_ns);
+			st->rtt_from_ns = 0;
+		} else {
+			st->rtt_from_ns = now;
+		}
+		struct seg_sent sent = { .ns = now, .component = component };
+		bpf_map_update_elem(&path_inflight, &seg, &sent, BPF_ANY);
+		return 1;
+	}
+
+	struct seg_sent *sent = bpf_map_lookup_elem(&path_inflight, &seg);
+	if (sent) {
+		if (sent->component != component && now > sent->ns) {
+			struct hop_key hop = { .from = sent->component, .to = component };
+			hash_hist_record(&hop_hist, &hop, now - sent->ns);
+		}
+		bpf_map_delete_elem(&path_inflight, &seg);
+	}
+	st->wake_from_ns = now;
+	st->wake_pending = 1;
+	if (st->passive) {
+		st->rtt_from_ns = now;
+	} else {
+		if (st->rtt_from_ns && now > st->rtt_from_ns)
+			path_record(component, PATH_WAITED, now - st->rtt_from_ns);
+		st->rtt_from_ns = 0;
+	}
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int mbp_path_in(struct __sk_buff *skb) { return on_packet(skb, false); }
+
+SEC("cgroup_skb/egress")
+int mbp_path_out(struct __sk_buff *skb) { return on_packet(skb, true); }
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(mbp_path_read, struct sock *sk, int ret, int flags)
+{
+	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;
+	struct path_sock *st = bpf_sk_storage_get(&path_sk, sk, 0, 0);
+	if (!st || !st->component)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	st->user_last = USER_READ;
+	if (st->wake_pending) {
+		st->wake_pending = 0;
+		if (now > st->wake_from_ns)
+			path_record(st->component, st->passive ? PATH_WAKE_REQ : PATH_WAKE_RESP, now - st->wake_from_ns);
+	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct dwell_thread *t = bpf_map_lookup_elem(&dwell_threads, &tid);
 	if (t) {
-		t->in_recv = 1;
-		t->component = component;
-		return 0;
+		if (t->first_recv_ns == 0) {
+			t->first_recv_ns = now;
+			t->component = st->component;
+		}
+	} else {
+		struct dwell_thread fresh = { .first_recv_ns = now, .component = st->component };
+		bpf_map_update_elem(&dwell_threads, &tid, &fresh, BPF_ANY);
 	}
-	struct dwell_thread fresh = { .component = component, .in_recv = 1 };
-	bpf_map_update_elem(&dwell_threads, &tid, &fresh, BPF_ANY);
 	return 0;
 }
 
-static __always_inline int recv_exit(long ret)
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(mbp_path_send, struct sock *sk, struct msghdr *msg, struct sk_buff *skb, int size_goal)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct dwell_thread *t = bpf_map_lookup_elem(&dwell_threads, &tid);
-	if (!t || !t->in_recv)
+	struct path_sock *st = bpf_sk_storage_get(&path_sk, sk, 0, 0);
+	if (!st || !st->component)
 		return 0;
-	t->in_recv = 0;
-	if (ret > 0 && t->first_recv_ns == 0)
-		t->first_recv_ns = bpf_ktime_get_ns();
-	return 0;
-}
-
-static __always_inline int send_enter(long fd, bool check_socket)
-{
+	if (st->user_last == USER_SEND)
+		return 0; /* the same message, another chunk */
+	st->user_last = USER_SEND;
+	__u64 now = bpf_ktime_get_ns();
+	st->send_ns = now;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct dwell_thread *t = bpf_map_lookup_elem(&dwell_threads, &tid);
 	if (!t || t->first_recv_ns == 0)
 		return 0;
-	if (check_socket && !fd_is_socket(fd))
-		return 0;
-	__u64 now = bpf_ktime_get_ns();
 	__u64 start = t->first_recv_ns;
 	t->first_recv_ns = 0;
 	if (now > start)
 		hist_record(&dwell_hist, t->component, now - start);
 	return 0;
 }
-
-SEC("tracepoint/syscalls/sys_enter_read")
-int mbp_dw_read_in(struct trace_event_raw_sys_enter *ctx) { return recv_enter(ctx->args[0], true); }
-SEC("tracepoint/syscalls/sys_exit_read")
-int mbp_dw_read_out(struct trace_event_raw_sys_exit *ctx) { return recv_exit(ctx->ret); }
-SEC("tracepoint/syscalls/sys_enter_readv")
-int mbp_dw_readv_in(struct trace_event_raw_sys_enter *ctx) { return recv_enter(ctx->args[0], true); }
-SEC("tracepoint/syscalls/sys_exit_readv")
-int mbp_dw_readv_out(struct trace_event_raw_sys_exit *ctx) { return recv_exit(ctx->ret); }
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int mbp_dw_rcvfr_in(struct trace_event_raw_sys_enter *ctx) { return recv_enter(ctx->args[0], false); }
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int mbp_dw_rcvfr_out(struct trace_event_raw_sys_exit *ctx) { return recv_exit(ctx->ret); }
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int mbp_dw_rcvmsg_in(struct trace_event_raw_sys_enter *ctx) { return recv_enter(ctx->args[0], false); }
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int mbp_dw_rcvmsg_out(struct trace_event_raw_sys_exit *ctx) { return recv_exit(ctx->ret); }
-
-SEC("tracepoint/syscalls/sys_enter_write")
-int mbp_dw_write(struct trace_event_raw_sys_enter *ctx) { return send_enter(ctx->args[0], true); }
-SEC("tracepoint/syscalls/sys_enter_writev")
-int mbp_dw_writev(struct trace_event_raw_sys_enter *ctx) { return send_enter(ctx->args[0], true); }
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int mbp_dw_sendto(struct trace_event_raw_sys_enter *ctx) { return send_enter(ctx->args[0], false); }
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int mbp_dw_sendmsg(struct trace_event_raw_sys_enter *ctx) { return send_enter(ctx->args[0], false); }

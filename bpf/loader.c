@@ -10,6 +10,8 @@
  * reads commands on stdin, one per line, and answers each with exactly one JSON line:
  *   track-tgid <tgid> <componentId>         {"ok":true,…}
  *   track-cgroup <cgroup-v2-dir> <componentId>
+ *   attach-cgroup <cgroup-v2-dir>   attach the probes' cgroup programs (dwell's cgroup_skb, sockops)
+ *                                    to the cell's cgroup: they see its sockets and no others
  *   start      zero every counter, begin the measured window
  *   snapshot   {"snapshot":{…}} all figures so far
  *   stop       the final snapshot, then exit 0
@@ -54,6 +56,9 @@ struct probe {
 	struct bpf_object *obj;
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
+	/* cgroup programs: attached by attach-cgroup, not at load */
+	struct bpf_program *cgroup_progs[4];
+	int n_cgroup_progs;
 	char failure[640];
 };
 
@@ -83,6 +88,7 @@ static unsigned int cgroups_tracked;
 /* Per-probe maps, looked up after load. */
 static int dwell_hist_fd = -1, runq_hist_fd = -1, connect_hist_fd = -1, conn_counters_fd = -1;
 static int cpu_counters_fd = -1, cpu_state_fd = -1;
+static int path_hist_fd = -1, hop_hist_fd = -1, path_inflight_fd = -1;
 static struct bpf_link *mem_iter_link;
 
 static bool *component_tracked;            /* [max_components] */
@@ -286,6 +292,14 @@ static void load_probe(enum probe_id id, const char *obj_dir)
 		return;
 	}
 	bpf_object__for_each_program(prog, p->obj) {
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_CGROUP_SKB || bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS) {
+			if (p->n_cgroup_progs == (int)(sizeof(p->cgroup_progs) / sizeof(p->cgroup_progs[0]))) {
+				set_failure(p, "attach", E2BIG);
+				return;
+			}
+			p->cgroup_progs[p->n_cgroup_progs++] = prog;
+			continue;
+		}
 		if (p->n_links == MAX_LINKS) {
 			set_failure(p, "attach", E2BIG);
 			return;
@@ -316,6 +330,7 @@ static void unload_probe(struct probe *p)
 	for (int i = p->n_links - 1; i >= 0; i--)
 		bpf_link__destroy(p->links[i]);
 	p->n_links = 0;
+	p->n_cgroup_progs = 0;
 	bpf_object__close(p->obj); /* NULL-safe */
 	p->obj = NULL;
 	p->attached = false;
@@ -376,6 +391,21 @@ static void zero_map(int fd, size_t value_size)
 	free(zeros);
 }
 
+/* Hash maps whose entries appear on demand: emptied at `start`. */
+static void clear_hash_map(int fd, size_t key_size)
+{
+	if (fd < 0)
+		return;
+	char key[64], next[64];
+	if (key_size > sizeof(key))
+		return;
+	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
+		memcpy(key, next, key_size);
+		if (bpf_map_delete_elem(fd, key) != 0)
+			break;
+	}
+}
+
 static size_t percpu_size(size_t value_size)
 {
 	return ((value_size + 7) & ~(size_t)7) * (size_t)n_cpus;
@@ -392,6 +422,8 @@ static void cmd_start(void)
 	zero_map(connect_hist_fd, sizeof(struct hist));
 	zero_map(conn_counters_fd, sizeof(struct conn_counters));
 	zero_map(cpu_counters_fd, percpu_size(sizeof(struct cpu_counters)));
+	clear_hash_map(path_hist_fd, sizeof(struct path_key));
+	clear_hash_map(hop_hist_fd, sizeof(struct hop_key));
 	memset(memory, 0, sizeof(*memory) * max_components);
 	if (mem_iter_link)
 		sample_memory();
@@ -446,12 +478,12 @@ static void sample_memory(void)
 	}
 }
 
-static void print_hist(int fd, __u32 component)
+static void print_hist_at(int fd, const void *key)
 {
 	struct hist h;
 	__u64 count = 0;
 	bool first = true;
-	if (bpf_map_lookup_elem(fd, &component, &h) != 0)
+	if (fd < 0 || bpf_map_lookup_elem(fd, key, &h) != 0)
 		memset(&h, 0, sizeof(h));
 	fputs("{\"slots\":[", stdout);
 	for (int i = 0; i < HIST_SLOTS; i++) {
@@ -462,6 +494,44 @@ static void print_hist(int fd, __u32 component)
 		first = false;
 	}
 	printf("],\"count\":%llu,\"sumNs\":%llu}", (unsigned long long)count, (unsigned long long)h.sum_ns);
+}
+
+static void print_hist(int fd, __u32 component) { print_hist_at(fd, &component); }
+
+static const char *const path_kind_names[PATH_KINDS] = { "served", "waited", "wakeReq", "wakeResp", "txReq", "txResp" };
+
+/* The dwell probe's path figures of one component: one histogram per kind seen. */
+static void print_path(__u32 component)
+{
+	bool first = true;
+	fputs(",\"path\":{", stdout);
+	for (__u32 kind = 0; kind < PATH_KINDS; kind++) {
+		struct path_key key = { .component = component, .kind = kind };
+		struct hist h;
+		if (bpf_map_lookup_elem(path_hist_fd, &key, &h) != 0)
+			continue;
+		printf("%s\"%s\":", first ? "" : ",", path_kind_names[kind]);
+		print_hist_at(path_hist_fd, &key);
+		first = false;
+	}
+	fputc('}', stdout);
+}
+
+/* Every hop seen: {"from":id,"to":id,"transit":hist}. */
+static void print_hops(void)
+{
+	struct hop_key key, next;
+	bool first = true, have = false;
+	fputs(",\"hops\":[", stdout);
+	while (bpf_map_get_next_key(hop_hist_fd, have ? &key : NULL, &next) == 0) {
+		key = next;
+		have = true;
+		printf("%s{\"from\":%u,\"to\":%u,\"transit\":", first ? "" : ",", key.from, key.to);
+		print_hist_at(hop_hist_fd, &key);
+		fputc('}', stdout);
+		first = false;
+	}
+	fputc(']', stdout);
 }
 
 static void cmd_snapshot(bool final)
@@ -498,6 +568,8 @@ static void cmd_snapshot(bool final)
 			fputs(",\"dwell\":", stdout);
 			print_hist(dwell_hist_fd, c);
 		}
+		if (path_hist_fd >= 0)
+			print_path(c);
 		if (runq_hist_fd >= 0) {
 			fputs(",\"runq\":", stdout);
 			print_hist(runq_hist_fd, c);
@@ -532,6 +604,8 @@ static void cmd_snapshot(bool final)
 		fputc('}', stdout);
 	}
 	fputs("]", stdout);
+	if (hop_hist_fd >= 0)
+		print_hops();
 	if (cpu_percpu) {
 		/* Softirqs that ran while no tracked component was on the CPU. */
 		__u32 zero = 0;
@@ -657,6 +731,46 @@ static void cmd_track_cgroup(const char *path, const char *component_s)
 	end_line();
 }
 
+/* Attaches every loaded probe's cgroup programs to one cgroup (links: gone with the loader). */
+static void cmd_attach_cgroup(const char *path)
+{
+	struct statfs fs;
+	if (statfs(path, &fs) != 0 || (unsigned long)fs.f_type != CGROUP2_SUPER_MAGIC) {
+		reply_error("%s is not a cgroup v2 directory", path);
+		return;
+	}
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		reply_error("%s: %s", path, strerror(errno));
+		return;
+	}
+	int attached = 0;
+	for (int i = 0; i < N_PROBES; i++) {
+		struct probe *p = &probes[i];
+		if (!p->attached)
+			continue;
+		for (int j = 0; j < p->n_cgroup_progs; j++) {
+			if (p->n_links == MAX_LINKS) {
+				close(fd);
+				reply_error("too many links");
+				return;
+			}
+			struct bpf_link *link = bpf_program__attach_cgroup(p->cgroup_progs[j], fd);
+			if (!link) {
+				int err = errno;
+				close(fd);
+				reply_error("attaching %s to %s: %s", bpf_program__name(p->cgroup_progs[j]), path, strerror(err));
+				return;
+			}
+			p->links[p->n_links++] = link;
+			attached++;
+		}
+	}
+	close(fd);
+	printf("{\"ok\":true,\"attached\":%d}", attached);
+	end_line();
+}
+
 /* Returns false when the loader should exit (stop). */
 static bool handle_command(char *line)
 {
@@ -668,6 +782,10 @@ static bool handle_command(char *line)
 	if (!len)
 		return true;
 
+	if (!strncmp(line, "attach-cgroup ", 14)) {
+		cmd_attach_cgroup(line + 14);
+		return true;
+	}
 	/* track-cgroup's path may contain spaces: the component is the last word. */
 	if (!strncmp(line, "track-cgroup ", 13)) {
 		char *last = strrchr(line, ' ');
@@ -700,7 +818,7 @@ static bool handle_command(char *line)
 		return false;
 	} else {
 		reply_error("unknown command \"%s\" (expected track-tgid <tgid> <component>, "
-			    "track-cgroup <dir> <component>, start, snapshot, stop)", argv[0]);
+			    "track-cgroup <dir> <component>, attach-cgroup <dir>, start, snapshot, stop)", argv[0]);
 	}
 	return true;
 }
@@ -900,6 +1018,9 @@ int main(int argc, char **argv)
 	cpu_counters_fd = map_fd(PROBE_CPU, "cpu_counters");
 	cpu_state_fd = map_fd(PROBE_CPU, "cpu_state");
 	connect_hist_fd = map_fd(PROBE_CONNECT, "connect_hist");
+	path_hist_fd = map_fd(PROBE_DWELL, "path_hist");
+	hop_hist_fd = map_fd(PROBE_DWELL, "hop_hist");
+	path_inflight_fd = map_fd(PROBE_DWELL, "path_inflight");
 	conn_counters_fd = map_fd(PROBE_CONNECT, "conn_counters");
 
 	int n_attached = 0, n_failed = 0;

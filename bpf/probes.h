@@ -59,6 +59,30 @@ struct mem_record {
 	__u64 rss_pages; /* file + anon + shmem, as VmRSS */
 };
 
+/* dwell probe (path figures): per component, one histogram per kind (see dwell.bpf.c). */
+enum path_kind {
+	PATH_SERVED,    /* passive socket: request ingress → response egress */
+	PATH_WAITED,    /* active socket: request egress → response ingress */
+	PATH_WAKE_REQ,  /* passive socket: request ingress → first read */
+	PATH_WAKE_RESP, /* active socket: response ingress → first read */
+	PATH_TX_REQ,    /* active socket: request send entry → egress */
+	PATH_TX_RESP,   /* passive socket: response send entry → egress */
+	PATH_KINDS
+};
+
+struct path_key {
+	__u32 component;
+	__u32 kind;
+};
+
+/* dwell probe: a hop between two components, first segment egress → ingress. */
+struct hop_key {
+	__u32 from;
+	__u32 to;
+};
+
+#define PATH_MAX_KEYS 4096
+
 /* Shared configuration, one entry; the loader writes it. */
 struct probe_config {
 	__u64 window_start_ns;  /* CLOCK_MONOTONIC ns of the last `start` */

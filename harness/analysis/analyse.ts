@@ -5,6 +5,7 @@ import type { RunResult } from '../results/types.ts';
 import { compareMeshesToBaseline } from './compare.ts';
 import { computeOverhead } from './overhead.ts';
 import { scalingFits } from './scaling.ts';
+import { decomposeMeshes } from './decomposition.ts';
 import { chainFits } from './chain.ts';
 
 export function analyseRun(allCells: RunResult['cells']): RunResult['analysis'] {
@@ -16,6 +17,8 @@ export function analyseRun(allCells: RunResult['cells']): RunResult['analysis'] 
   const analysis: RunResult['analysis'] = { overhead: computeOverhead(oneHop), comparisons: compareMeshesToBaseline(oneHop) };
   const scaling = scalingFits(oneHop);
   if (scaling.length > 0) analysis.scaling = scaling;
+  const decomposition = decomposeMeshes(cells);
+  if (decomposition.length > 0) analysis.decomposition = decomposition;
   const chain = chainFits(cells);
   if (chain.length > 0) analysis.chain = chain;
   return analysis;

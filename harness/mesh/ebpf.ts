@@ -71,8 +71,7 @@ export class EbpfMesh implements Mesh {
 
   components(): Component[] {
     if (!this.nodeProxy || !this.ctx) return [];
-    const node = this.ctx.cluster.node;
-    return [{ id: 'node/node-proxy', role: 'node-proxy', pod: 'node', pid: this.nodeProxy.process.pid, cgroupV2: node.cgroupV2 }];
+    return [{ id: 'node/node-proxy', role: 'node-proxy', pod: 'node', pid: this.nodeProxy.process.pid, cgroupV2: this.nodeProxy.process.cgroupV2 }];
   }
 
   async pathCounters(): Promise<Record<string, number>> {

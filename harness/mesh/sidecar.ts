@@ -123,7 +123,7 @@ export class SidecarMesh implements Mesh {
   components(): Component[] {
     return [...this.sidecars.values()].map(({ pod, proxy }) => {
       const role = pod.role === 'client' ? 'client-sidecar' : 'server-sidecar';
-      return { id: `${pod.name}/${role}`, role, pod: pod.name, pid: proxy.process.pid, cgroupV2: pod.cgroupV2 };
+      return { id: `${pod.name}/${role}`, role, pod: pod.name, pid: proxy.process.pid, cgroupV2: proxy.process.cgroupV2 };
     });
   }
 

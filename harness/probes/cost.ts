@@ -3,6 +3,7 @@
 // `kernel.bpf_stats_enabled` is on (run_time_ns / run_cnt per program); we turn it on for
 // the run and restore the previous value afterwards.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { run } from '../exec.ts';
 
 const BPF_STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
@@ -66,4 +67,39 @@ export async function bpfRunTime(programIds: readonly number[]): Promise<BpfRunT
     runCount += prog.run_cnt ?? 0;
   }
   return { runTimeNs, runCount };
+}
+
+/**
+ * The hooks' framework cost — tracepoint and cgroup dispatch around each program run, which
+ * bpf_stats does not count — as measured on/off by `npm run bench:probes` on this host
+ * (CPU per request with the probes on, minus off, minus bpf_stats), per program invocation.
+ */
+export const FRAMEWORK_COST_FILE = fileURLToPath(new URL('../../bench/probe-cost.json', import.meta.url));
+
+export interface FrameworkCost {
+  frameworkNsPerInvocation: number;
+  measuredAt: string;
+  by: string;
+  throughputRatio?: number;
+}
+
+/** The last measured framework cost, or undefined when bench:probes never ran here. */
+export function frameworkCost(): FrameworkCost | undefined {
+  try {
+    const cost = JSON.parse(readFileSync(FRAMEWORK_COST_FILE, 'utf8')) as FrameworkCost;
+    return Number.isFinite(cost.frameworkNsPerInvocation) ? cost : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cell's framework cost from its invocations, with where the per-invocation figure comes from. */
+export function frameworkCostOf(invocations: number): { frameworkSeconds?: number; frameworkNsPerInvocation?: number; frameworkMeasuredAt?: string } {
+  const cost = frameworkCost();
+  if (!cost) return {};
+  return {
+    frameworkSeconds: Number(((Math.max(0, cost.frameworkNsPerInvocation) * invocations) / 1e9).toFixed(6)),
+    frameworkNsPerInvocation: cost.frameworkNsPerInvocation,
+    frameworkMeasuredAt: cost.measuredAt,
+  };
 }

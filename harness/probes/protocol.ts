@@ -1,6 +1,6 @@
 // The loader's JSON-lines protocol (bpf/loader.c), parsed into figures. Pure functions.
 import { latencyFigures } from './histogram.ts';
-import { PROBE_NAMES, type ComponentProbeFigures, type HistogramSlots, type ProbeFigures, type ProbeName } from './types.ts';
+import { PATH_KINDS, PROBE_NAMES, type PathFigures, type PathKind, type ComponentProbeFigures, type HistogramSlots, type ProbeFigures, type ProbeName } from './types.ts';
 
 export interface ReadyLine {
   ready: true;
@@ -20,6 +20,7 @@ export interface LoaderHistogram {
 export interface LoaderComponent {
   id: number;
   dwell?: LoaderHistogram;
+  path?: Partial<Record<PathKind, LoaderHistogram>>;
   runq?: LoaderHistogram;
   cpu?: { onCpuNs: number; softirqNs: number };
   connect?: { established: number; failed: number; accepted: number; latency: LoaderHistogram };
@@ -31,6 +32,7 @@ export interface SnapshotLine {
     final: boolean;
     windowNs: number;
     components: LoaderComponent[];
+    hops?: Array<{ from: number; to: number; transit: LoaderHistogram }>;
     unattributedSoftirqNs?: number;
   };
 }
@@ -76,6 +78,14 @@ export function toProbeFigures(
     const name = componentNames.get(c.id) ?? `component-${c.id}`;
     const figures: ComponentProbeFigures = {};
     if (c.dwell) figures.dwell = latencyFigures(c.dwell.slots, c.dwell.sumNs);
+    if (c.path) {
+      const path: PathFigures = {};
+      for (const kind of PATH_KINDS) {
+        const h = c.path[kind];
+        if (h && h.count > 0) path[kind] = latencyFigures(h.slots, h.sumNs);
+      }
+      figures.path = path;
+    }
     if (c.runq) figures.runq = latencyFigures(c.runq.slots, c.runq.sumNs);
     if (c.cpu) {
       figures.cpuSeconds = c.cpu.onCpuNs / 1e9;
@@ -102,6 +112,13 @@ export function toProbeFigures(
     failed,
     components,
   };
+  if (line.snapshot.hops) {
+    figures.hops = line.snapshot.hops.map((h) => ({
+      from: componentNames.get(h.from) ?? `component-${h.from}`,
+      to: componentNames.get(h.to) ?? `component-${h.to}`,
+      transit: latencyFigures(h.transit.slots, h.transit.sumNs),
+    }));
+  }
   if (line.snapshot.unattributedSoftirqNs !== undefined) {
     figures.unattributedSoftirqSeconds = line.snapshot.unattributedSoftirqNs / 1e9;
   }

@@ -11,7 +11,11 @@ import { HostError } from '../errors.ts';
 import {
   asProbeNames, isError, isReady, isSnapshot, parseLoaderLine, toProbeFigures, type LoaderLine, type ReadyLine,
 } from './protocol.ts';
+import { Accounting } from './accounting.ts';
 import type { ProbeFigures, ProbeName, ProbeOptions, ProbeSession, TrackedComponent } from './types.ts';
+
+/** Probes the harness serves from the kernel's own accounting, with no BPF program (accounting.ts). */
+export const ACCOUNTING_PROBES: readonly ProbeName[] = ['cpu', 'runq'];
 
 export const DEFAULT_LOADER_PATH = fileURLToPath(new URL('../../bpf/build/loader', import.meta.url));
 const DEFAULT_MEM_INTERVAL_MS = 200;
@@ -59,7 +63,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-class LoaderSession implements ProbeSession {
+class LoaderSession {
   probes: ProbeName[] = [];
   failed: Partial<Record<ProbeName, string>> = {};
   readonly loaderPid: number;
@@ -133,6 +137,11 @@ class LoaderSession implements ProbeSession {
       if (/[\n\r]/.test(component.cgroupDir)) throw new ProbeError(`component ${component.id}: bad cgroup path`);
       await this.command(`track-cgroup ${component.cgroupDir} ${id}`);
     }
+  }
+
+  async attachCgroup(dir: string): Promise<void> {
+    if (/[\n\r]/.test(dir)) throw new ProbeError('bad cgroup path');
+    await this.command(`attach-cgroup ${dir}`);
   }
 
   async start(): Promise<void> {
@@ -244,12 +253,83 @@ class LoaderSession implements ProbeSession {
   }
 }
 
+/**
+ * A session: the loader for the BPF probes (dwell, connect, memory) and the kernel's own
+ * accounting for cpu and runq; one set of figures. Without a BPF probe there is no loader
+ * (loaderPid 0).
+ */
+class CombinedSession implements ProbeSession {
+  readonly probes: ProbeName[];
+  readonly failed: Partial<Record<ProbeName, string>>;
+  readonly loaderPid: number;
+
+  constructor(
+    private readonly loader: LoaderSession | undefined,
+    private readonly accounting: Accounting,
+    accounted: readonly ProbeName[],
+  ) {
+    this.probes = [...(loader?.probes ?? []), ...accounted];
+    this.failed = { ...(loader?.failed ?? {}) };
+    this.loaderPid = loader?.loaderPid ?? 0;
+  }
+
+  async track(component: TrackedComponent): Promise<void> {
+    if (!component.tgids?.length && !component.cgroupDir) {
+      throw new ProbeError(`component ${component.id}: give tgids or a cgroupDir to track`);
+    }
+    await this.loader?.track(component);
+    this.accounting.track(component);
+  }
+
+  async attachCgroup(dir: string): Promise<void> {
+    await this.loader?.attachCgroup(dir);
+    await this.accounting.attachCgroup(dir);
+  }
+
+  async start(): Promise<void> {
+    await this.loader?.start();
+    await this.accounting.begin();
+  }
+
+  async snapshot(): Promise<ProbeFigures> {
+    return this.merge(await this.loader?.snapshot(), false);
+  }
+
+  async stop(): Promise<ProbeFigures> {
+    const accounted = await this.accounting.figures();
+    return this.merge(await this.loader?.stop(), true, accounted);
+  }
+
+  kill(): Promise<void> {
+    return this.loader?.kill() ?? Promise.resolve();
+  }
+
+  private async merge(figures: ProbeFigures | undefined, final: boolean, known?: Awaited<ReturnType<Accounting['figures']>>): Promise<ProbeFigures> {
+    const accounted = known ?? (await this.accounting.figures());
+    const merged: ProbeFigures = figures ?? { windowMs: 0, final, probes: [], failed: {}, components: {} };
+    merged.probes = [...this.probes];
+    merged.failed = { ...this.failed };
+    for (const [id, extra] of Object.entries(accounted.components)) merged.components[id] = { ...(merged.components[id] ?? {}), ...extra };
+    if (accounted.hostCpus) merged.hostCpus = accounted.hostCpus;
+    if (accounted.datapathBpf) merged.datapathBpf = accounted.datapathBpf;
+    return merged;
+  }
+}
+
 /** Starts the loader with the given probes; resolves once they are attached. Probes that
  * could not be loaded are listed in `session.failed`; if none could, this rejects. */
 export async function startProbes(options: ProbeOptions): Promise<ProbeSession> {
+  if (options.probes.length === 0) throw new ProbeError('no probe asked for');
+  const accounted = options.probes.filter((p) => ACCOUNTING_PROBES.includes(p));
+  const accounting = new Accounting(accounted.includes('cpu'), accounted.includes('runq'));
+  const bpfProbes = options.probes.filter((p) => !ACCOUNTING_PROBES.includes(p));
+  const loader = bpfProbes.length > 0 ? await startLoader({ ...options, probes: bpfProbes }) : undefined;
+  return new CombinedSession(loader, accounting, accounted);
+}
+
+async function startLoader(options: ProbeOptions): Promise<LoaderSession> {
   const loaderPath = options.loaderPath ?? DEFAULT_LOADER_PATH;
   if (!existsSync(loaderPath)) throw new HostError(`probe loader ${loaderPath} is not built (run make -C bpf)`);
-  if (options.probes.length === 0) throw new ProbeError('no probe asked for');
   const args = [
     '--probes', options.probes.join(','),
     '--mem-interval-ms', String(options.memIntervalMs ?? DEFAULT_MEM_INTERVAL_MS),

@@ -55,14 +55,70 @@ export interface MemoryFigures {
   samples: number;
 }
 
+/**
+ * The dwell probe's figures at one component's sockets (bpf/dwell.bpf.c), timed on the
+ * first segment of each message (a request or a response), each paired on one socket:
+ * exact whatever the number of connections.
+ */
+export interface PathFigures {
+  /** Passive (accepted) sockets: a request's ingress → its response's egress. */
+  served?: LatencyFigures;
+  /** Active (connected) sockets: a request's egress → its response's ingress. */
+  waited?: LatencyFigures;
+  /** A request's ingress → the first read that returns it: wake-up, run-queue wait, recv. */
+  wakeReq?: LatencyFigures;
+  /** The same for a response (active sockets). */
+  wakeResp?: LatencyFigures;
+  /** A request's send() entry → its egress: the TCP/IP send path, netfilter OUTPUT (active sockets). */
+  txReq?: LatencyFigures;
+  /** The same for a response (passive sockets). */
+  txResp?: LatencyFigures;
+}
+
+export const PATH_KINDS = ['served', 'waited', 'wakeReq', 'wakeResp', 'txReq', 'txResp'] as const;
+export type PathKind = (typeof PATH_KINDS)[number];
+
+/** A hop between two components: a message's first segment from egress at `from` to ingress at `to`. */
+export interface HopFigures {
+  from: string;
+  to: string;
+  transit: LatencyFigures;
+}
+
+/** Run-queue totals of a component's threads from the kernel's own accounting (/proc/<pid>/task/*\/schedstat). */
+export interface RunQueueTotals {
+  /** Time its threads were runnable but waiting for a CPU, over the window. */
+  waitSeconds: number;
+  /** Times its threads were switched in (the kernel's pcount). */
+  timeslices: number;
+  /** waitSeconds / timeslices, µs; undefined without a timeslice. */
+  meanWaitUs?: number;
+}
+
+/** One CPU's time over the window, from /proc/stat (seconds). */
+export interface CpuTimes {
+  userSeconds: number;
+  systemSeconds: number;
+  softirqSeconds: number;
+  irqSeconds: number;
+  idleSeconds: number;
+}
+
 export interface ComponentProbeFigures {
-  /** Socket receive → next socket send on the same thread. */
+  /** Socket receive → next socket send on the same thread (the cell's sockets only). */
   dwell?: LatencyFigures;
-  /** Runnable → running. */
+  /** The path figures at this component's sockets (dwell probe). */
+  path?: PathFigures;
+  /** Runnable → running, as a histogram: only from the legacy BPF runq probe (loader only). */
   runq?: LatencyFigures;
-  /** Time on CPU, including the softirqs served while the component was on CPU. */
+  /** Run-queue totals from schedstat (the runq probe as the harness runs it). */
+  runqueue?: RunQueueTotals;
+  /** Time on CPU (cgroup cpu.stat usage for a cgroup component, else schedstat of its threads). */
   cpuSeconds?: number;
-  /** The softirq part of cpuSeconds. */
+  /** The user and kernel parts of cpuSeconds (cgroup cpu.stat; absent for tgid-only components). */
+  userSeconds?: number;
+  systemSeconds?: number;
+  /** The softirq part of cpuSeconds: only from the legacy BPF cpu probe (loader only). */
   softirqSeconds?: number;
   connect?: ConnectFigures;
   memory?: MemoryFigures;
@@ -78,6 +134,16 @@ export interface ProbeFigures {
   /** Probes that were asked for but could not be loaded or attached, with the reason. */
   failed: Partial<Record<ProbeName, string>>;
   components: Record<string, ComponentProbeFigures>;
+  /** Hops between tracked components (dwell probe, after attachCgroup). */
+  hops?: HopFigures[];
+  /** Every CPU's user/system/softirq time over the window (/proc/stat), keyed by CPU number. */
+  hostCpus?: Record<string, CpuTimes>;
+  /**
+   * Run time of the BPF programs of the data path itself attached to the cell's cgroup (the
+   * eBPF socket LB), from bpf_stats over the window; absent when none is attached or
+   * bpf_stats is off.
+   */
+  datapathBpf?: { programs: string[]; runTimeNs: number; runCount: number };
   /** Softirq time served while no tracked component was on the CPU (idle, ksoftirqd, others). */
   unattributedSoftirqSeconds?: number;
 }
@@ -88,6 +154,8 @@ export interface ProbeSession {
   /** The loader's pid (also its process group id). */
   readonly loaderPid: number;
   track(component: TrackedComponent): Promise<void>;
+  /** Attaches the probes' cgroup programs (the dwell probe's packet hooks) to the cell's cgroup. */
+  attachCgroup(dir: string): Promise<void>;
   /** Zeroes every counter and begins the measured window. */
   start(): Promise<void>;
   snapshot(): Promise<ProbeFigures>;

@@ -5,6 +5,7 @@ import type { ComponentProbeFigures, ProbeName } from '../probes/types.ts';
 import type { MeshComparison } from '../analysis/compare.ts';
 import type { ScalingFit } from '../analysis/scaling.ts';
 import type { ChainFit } from '../analysis/chain.ts';
+import type { CellDecomposition, MeshDecomposition } from '../analysis/decomposition.ts';
 
 export const RESULT_SCHEMA = 'meshbench/result@1';
 
@@ -78,6 +79,8 @@ export interface CellResult extends Cell {
   probes?: ProbeRunInfo;
   /** The idle window before the load (scenario `idle`): what the data path costs doing nothing. */
   idle?: IdleResult;
+  /** Where a request's latency goes along its path (dwell probe): hops and residences, both directions. */
+  decomposition?: CellDecomposition;
   notes: string[];
 }
 
@@ -116,7 +119,15 @@ export interface ProbeRunInfo {
    * The probes' own cost over the measured window: CPU time spent running their BPF
    * programs (kernel bpf_stats run_time_ns) and by the loader process (/proc).
    */
-  cost?: { bpfSeconds: number; bpfInvocations: number; loaderCpuSeconds: number };
+  cost?: {
+    bpfSeconds: number;
+    bpfInvocations: number;
+    loaderCpuSeconds: number;
+    /** The hooks' framework cost, bpf_stats does not count it: invocations × the ns per invocation bench:probes measured on/off. */
+    frameworkSeconds?: number;
+    frameworkNsPerInvocation?: number;
+    frameworkMeasuredAt?: string;
+  };
 }
 
 export interface Environment {
@@ -167,6 +178,8 @@ export interface RunResult {
     scaling?: ScalingFit[];
     /** Per mesh: latency, CPU and memory against the services a request crosses (scenario chain), as lines (NaN → null). */
     chain?: ChainFit[];
+    /** Per mesh: the request's latency split along its path, and its Δ vs the baseline split the same way. */
+    decomposition?: MeshDecomposition[];
   };
   notes: string[];
 }

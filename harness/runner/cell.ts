@@ -10,10 +10,11 @@ import type { StateFile } from '../platform/local/state.ts';
 import { speaking } from '../proxy/protocol.ts';
 import type { Proxy } from '../proxy/types.ts';
 import { startProbes } from '../probes/index.ts';
-import { bpfRunTime, programIdsOf } from '../probes/cost.ts';
+import { bpfRunTime, frameworkCostOf, programIdsOf } from '../probes/cost.ts';
 import type { ProbeFigures, ProbeSession } from '../probes/types.ts';
 import { spreadWeights } from '../load/spread.ts';
 import { measureIdle } from './idle.ts';
+import { decomposeMeasured } from '../analysis/decomposition.ts';
 import type { CellFailure, CellResult, ComponentResult, LoadOutcome, ProbeRunInfo } from '../results/types.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
 import { HTTP1_WORKLOAD, workloadFor, type ServerHop, type WorkloadKind } from './protocols.ts';
@@ -125,7 +126,7 @@ export async function bringUp(
 export function appComponents(live: LiveCell): Component[] {
   return live.apps.map((app, i) => {
     const pod = live.servers[i]!;
-    return { id: `${pod.name}/server-app`, role: 'server-app', pod: pod.name, pid: app.pid, cgroupV2: pod.cgroupV2 };
+    return { id: `${pod.name}/server-app`, role: 'server-app', pod: pod.name, pid: app.pid, cgroupV2: app.cgroupV2 };
   });
 }
 
@@ -180,7 +181,7 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
   };
   const driver = live.cluster.spawn(live.client, 'load-driver', live.workload.driverArgv(spec, scenario), { cpus: 'driver' });
   const components: Component[] = [
-    { id: `${live.client.name}/client-app`, role: 'client-app', pod: live.client.name, pid: driver.pid, cgroupV2: live.client.cgroupV2 },
+    { id: `${live.client.name}/client-app`, role: 'client-app', pod: live.client.name, pid: driver.pid, cgroupV2: driver.cgroupV2 },
     ...live.mesh.components(),
     ...appComponents(live),
   ];
@@ -199,7 +200,8 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
   };
   try {
     await probeStep(async (session) => {
-      for (const c of components) await session.track({ id: c.id, tgids: [c.pid] });
+      for (const c of components) await session.track({ id: c.id, tgids: [c.pid], cgroupDir: c.cgroupV2 });
+      await session.attachCgroup(live.cluster.cgroupV2Root); // the packet hooks see the cell's sockets only
     });
     const programs = probes ? programIdsOf(probes.loaderPid) : [];
     const budgetMs = scenario.load.warmupMs + scenario.load.durationMs + 60_000;
@@ -226,6 +228,7 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
             bpfSeconds: Number(((bpfAfter.runTimeNs - bpfBefore.runTimeNs) / 1e9).toFixed(6)),
             bpfInvocations: bpfAfter.runCount - bpfBefore.runCount,
             loaderCpuSeconds: Number((loaderCpuAfter - loaderCpuBefore).toFixed(3)),
+            ...frameworkCostOf(bpfAfter.runCount - bpfBefore.runCount),
           }
         : undefined,
     };
@@ -303,6 +306,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       path,
       cpuSeconds: measured?.cpuSeconds ?? {},
       ...(measured ? { components: componentResults(measured.components, measured.probeFigures) } : {}),
+      ...(measured ? decomposeMeasured(measured, cluster.placement.podCpus) : {}),
       ...(probeInfo ? { probes: { ...probeInfo, ...(measured?.probeCost ? { cost: measured.probeCost } : {}) } } : {}),
       ...(idle ? { idle } : {}),
       notes,

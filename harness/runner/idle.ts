@@ -46,7 +46,7 @@ async function wait(ms: number, signal?: AbortSignal): Promise<void> {
 export async function measureIdle(components: readonly Component[], idleMs: number, probes?: ProbeSession, signal?: AbortSignal): Promise<IdleResult> {
   if (signal?.aborted) throw new Error('aborted');
   await wait(IDLE_SETTLE_MS, signal);
-  for (const c of components) await probes?.track({ id: c.id, tgids: [c.pid] });
+  for (const c of components) await probes?.track({ id: c.id, tgids: [c.pid], cgroupDir: c.cgroupV2 });
   await probes?.start();
   const before = new Map(components.map((c) => [c.id, read(c)]));
   const t0 = performance.now();

@@ -90,7 +90,7 @@ describe('probe loader lifecycle', { timeout: 120_000 }, () => {
   });
 
   it('a refused command does not end the session', async () => {
-    const session = await startProbes({ probes: ['cpu'] });
+    const session = await startProbes({ probes: ['connect', 'cpu'] });
     try {
       await assert.rejects(session.track({ id: 'ghost', tgids: [2 ** 22 + 12345] }), (e: unknown) => e instanceof ProbeError && /no process/.test(e.message));
       await assert.rejects(session.track({ id: 'not-a-cgroup', cgroupDir: tmpdir() }), /not a cgroup v2 directory/);
@@ -110,14 +110,14 @@ describe('probe loader lifecycle', { timeout: 120_000 }, () => {
       // closes the loader's stdin: the session must report "stdin closed", not just "code 0".
       const relay = join(dir, 'loader');
       writeFileSync(relay, `#!/bin/sh\ntimeout 2 cat | exec ${DEFAULT_LOADER_PATH} "$@"\n`, { mode: 0o755 });
-      const cut = await startProbes({ probes: ['cpu'], loaderPath: relay });
+      const cut = await startProbes({ probes: ['connect', 'cpu'], loaderPath: relay });
       await cut.track({ id: 'self', tgids: [process.pid] });
       await cut.start();
       await waitFor(() => processEnded(cut.loaderPid), 6000, 'the loader has seen its stdin close');
       await assert.rejects(cut.snapshot(), (e: unknown) => e instanceof ProbeError && /exited with code 0 \(stdin closed\)/.test(e.message));
       await cut.kill();
 
-      const signalled = await startProbes({ probes: ['cpu'] });
+      const signalled = await startProbes({ probes: ['connect', 'cpu'] });
       process.kill(signalled.loaderPid, 'SIGTERM');
       await waitFor(() => processEnded(signalled.loaderPid), 5000, 'the loader has taken the SIGTERM');
       await assert.rejects(

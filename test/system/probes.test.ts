@@ -1,16 +1,18 @@
 // Each probe's figure against an independent source, on real processes: /proc for memory
 // and CPU, the client's own count for connections, a server with a known service time for
-// dwell, CPU hogs for run-queue latency. Needs root and bpf/build (make -C bpf).
+// dwell, CPU hogs for run-queue waits. Needs root and bpf/build (make -C bpf). The dwell
+// and connect probes see sockets by cgroup (as a cell's components are), so their
+// processes run in cgroups of their own under one made here and removed in after().
 // Traffic goes to 127.0.0.1 only; every process started here is killed by pid in after().
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { mergeHistograms, percentileUs, startProbes, type HistogramSlots, type ProbeSession } from '../../harness/probes/index.ts';
+import { startProbes, type ProbeSession, type RunQueueTotals } from '../../harness/probes/index.ts';
 
 const CLK_TCK = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
 const CGROUP_V2_ROOT = '/sys/fs/cgroup/unified';
@@ -29,6 +31,34 @@ async function startNode(code: string, options: { cpu?: number } = {}): Promise<
     child.once('exit', (c) => reject(new Error(`child exited (${c}) before it was ready: ${code.slice(0, 80)}`)));
   });
   return { child, firstLine };
+}
+
+const TEST_CGROUP = `${CGROUP_V2_ROOT}/mbtest-probes-${process.pid}`;
+
+/** Starts `node -e code` inside a new cgroup TEST_CGROUP/<name>; resolves with its first stdout line. */
+async function startNodeInCgroup(name: string, code: string): Promise<{ child: ChildProcess; firstLine: string; cgroupDir: string }> {
+  const cgroupDir = `${TEST_CGROUP}/${name}`;
+  mkdirSync(cgroupDir, { recursive: true });
+  const child = spawn('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && shift && exec node -e "$0"', code, cgroupDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (c) => reject(new Error(`child exited (${c}) before it was ready: ${code.slice(0, 80)}`)));
+  });
+  return { child, firstLine, cgroupDir };
+}
+
+/** Removes a cgroup tree once its processes are gone (a task that just exited can hold it a moment). */
+async function removeCgroupTree(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) await removeCgroupTree(`${dir}/${entry.name}`);
+  for (let i = 0; i < 50 && existsSync(dir); i++) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      await sleep(100);
+    }
+  }
 }
 
 function stopChild(child: ChildProcess): void {
@@ -65,6 +95,9 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
   after(async () => {
     await session?.kill();
     for (const c of children) stopChild(c);
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((resolve) => c.once('exit', resolve)))));
+    await removeCgroupTree(TEST_CGROUP);
+    assert.equal(existsSync(TEST_CGROUP), false, `${TEST_CGROUP} removed`);
   });
 
   it('memory: RSS of a process that touched 200 MB agrees with /proc VmRSS within 5 %', async (t) => {
@@ -91,7 +124,7 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     stopChild(child);
   });
 
-  it('cpu: on-CPU seconds of busy loops (by tgid and by cgroup) agree with /proc utime+stime within 10 %', async (t) => {
+  it('cpu: on-CPU seconds of busy loops (by tgid: schedstat; by cgroup: cpu.stat) agree with /proc utime+stime within 10 %', async (t) => {
     const cgroupDir = `${CGROUP_V2_ROOT}/mbtest-probes-${process.pid}`;
     mkdirSync(cgroupDir, { recursive: true });
     let inCgroup: ChildProcess | undefined;
@@ -130,7 +163,8 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
       assert.ok(procSeconds[0]! > 0.5 && procSeconds[1]! > 0.5, `the loops ran: ${procSeconds}`);
       withinPct(probeSeconds[0]!, procSeconds[0]!, 10, 'cpu (tgid)');
       withinPct(probeSeconds[1]!, procSeconds[1]!, 10, 'cpu (cgroup)');
-      assert.ok(figures.components['busy/tgid']!.softirqSeconds! >= 0);
+      const byCgroup = figures.components['busy/cgroup']!;
+      withinPct(byCgroup.userSeconds! + byCgroup.systemSeconds!, byCgroup.cpuSeconds!, 2, 'user + system vs usage (cgroup)');
       stopChild(byTgid.child);
     } finally {
       // A cgroup can be removed once its last task is gone: end the loop in it first.
@@ -150,9 +184,9 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     assert.equal(existsSync(cgroupDir), false, `${cgroupDir} removed`);
   });
 
-  it('connect: counts exactly the connections a client made, with their latency; the server counts its accepts', async (t) => {
+  it('connect: counts exactly the connections a client made, with their latency; the server (by cgroup) counts its accepts', async (t) => {
     const connections = 50;
-    const server = await startNode(
+    const server = await startNodeInCgroup('connect-server',
       `const s = require('net').createServer((c) => c.end()); s.listen(0, '127.0.0.1', () => console.log(s.address().port));`,
     );
     const port = Number(server.firstLine);
@@ -170,7 +204,7 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
       });`);
     session = await startProbes({ probes: ['connect'] });
     await session.track({ id: 'client-1/app', tgids: [client.child.pid!] });
-    await session.track({ id: 'server-1/app', tgids: [server.child.pid!] });
+    await session.track({ id: 'server-1/app', cgroupDir: server.cgroupDir });
     await session.start();
     const done = new Promise((resolve) => createInterface({ input: client.child.stdout! }).once('line', resolve));
     client.child.stdin!.write('go\n');
@@ -190,9 +224,9 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     stopChild(server.child);
   });
 
-  it('dwell: a server that works 2 ms per request dwells 1.9–2.5 ms (p50); an echo server far below 1 ms', async (t) => {
+  it('dwell: a server that works 2 ms per request dwells 1.9–2.5 ms (p50), and serves each in 1.9–2.5 ms at its socket; an echo server far below 1 ms', async (t) => {
     const requests = 200;
-    const slowServer = await startNode(`
+    const slowServer = await startNodeInCgroup('slow', `
       const s = require('http').createServer((req, res) => {
         const t = process.hrtime.bigint();
         while (process.hrtime.bigint() - t < 2_000_000n) {}
@@ -200,12 +234,13 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
       });
       s.keepAliveTimeout = 60_000;
       s.listen(0, '127.0.0.1', () => console.log(s.address().port));`);
-    const echoServer = await startNode(`
+    const echoServer = await startNodeInCgroup('echo', `
       const s = require('net').createServer((c) => c.on('data', (d) => c.write(d)));
       s.listen(0, '127.0.0.1', () => console.log(s.address().port));`);
     session = await startProbes({ probes: ['dwell'] });
-    await session.track({ id: 'server-1/app', tgids: [slowServer.child.pid!] });
-    await session.track({ id: 'echo-1/app', tgids: [echoServer.child.pid!] });
+    await session.track({ id: 'server-1/app', cgroupDir: slowServer.cgroupDir });
+    await session.track({ id: 'echo-1/app', cgroupDir: echoServer.cgroupDir });
+    await session.attachCgroup(TEST_CGROUP);
     await session.start();
 
     // One keep-alive connection, one request at a time.
@@ -238,11 +273,20 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     assert.ok(slow.p50Us >= 1900 && slow.p50Us <= 2500, `slow server dwell p50 ${slow.p50Us} µs`);
     assert.ok(fast.count >= requests * 0.95, `echo dwell count ${fast.count}`);
     assert.ok(fast.p50Us < 500, `echo server dwell p50 ${fast.p50Us} µs`);
+    // At the server's accepted socket: request in → response out, and its parts.
+    const path = figures.components['server-1/app']!.path!;
+    t.diagnostic(`path: served p50 ${path.served?.p50Us} µs (n=${path.served?.count}), wake-up p50 ${path.wakeReq?.p50Us} µs, send path p50 ${path.txResp?.p50Us} µs`);
+    assert.ok(path.served!.count >= requests * 0.95 && path.served!.count <= requests * 1.05, `served count ${path.served!.count}`);
+    assert.ok(path.served!.p50Us >= 1900 && path.served!.p50Us <= 2500, `served p50 ${path.served!.p50Us} µs`);
+    assert.ok(path.wakeReq!.count >= requests * 0.95 && path.wakeReq!.p50Us < 1000, `wake-up ${JSON.stringify(path.wakeReq)}`);
+    assert.ok(path.txResp!.count >= requests * 0.95 && path.txResp!.p50Us < 500, `send path ${JSON.stringify(path.txResp)}`);
+    assert.equal(path.waited, undefined, 'a server that connects nowhere waits on no socket');
+    assert.equal(figures.components['echo-1/app']!.path!.served!.count >= requests * 0.95, true);
     stopChild(slowServer.child);
     stopChild(echoServer.child);
   });
 
-  it('runq: a timer loop waits longer for its CPU when three hogs share that CPU', async (t) => {
+  it('runq: a timer loop waits longer for its CPU when three hogs share that CPU (schedstat run_delay)', async (t) => {
     // Quiet and contended phases alternate (the hogs are stopped and continued), so load
     // that other work puts on the host hits both alike; each side's histograms are merged.
     const cpu = 1;
@@ -256,15 +300,15 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     session = await startProbes({ probes: ['runq'] });
     await session.track({ id: 'timer/app', tgids: [timer.child.pid!] });
 
-    const quiet: HistogramSlots[] = [];
-    const contended: HistogramSlots[] = [];
+    const quiet: RunQueueTotals[] = [];
+    const contended: RunQueueTotals[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const [phase, into] of [['quiet', quiet], ['contended', contended]] as const) {
         signalHogs(phase === 'quiet' ? 'SIGSTOP' : 'SIGCONT');
         await sleep(100);
         await session.start();
         await sleep(1000);
-        into.push((await session.snapshot()).components['timer/app']!.runq!.histogram);
+        into.push((await session.snapshot()).components['timer/app']!.runqueue!);
       }
     }
     await session.stop();
@@ -273,15 +317,11 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     for (const h of hogs) stopChild(h.child);
     stopChild(timer.child);
 
-    const quietHist = mergeHistograms(...quiet);
-    const contendedHist = mergeHistograms(...contended);
-    const count = (h: HistogramSlots): number => h.reduce((sum, [, n]) => sum + n, 0);
-    const [quietP99, contendedP99] = [percentileUs(quietHist, 0.99), percentileUs(contendedHist, 0.99)];
-    t.diagnostic(`runq: p99 quiet ${quietP99.toFixed(1)} µs, with 3 hogs ${contendedP99.toFixed(1)} µs`);
-    assert.ok(count(quietHist) > 300 && count(contendedHist) > 300, `wakeups: ${count(quietHist)}, ${count(contendedHist)}`);
-    assert.ok(
-      contendedP99 > quietP99 * 1.25 && contendedP99 > 1000,
-      `run-queue p99 with hogs ${contendedP99.toFixed(1)} µs vs without ${quietP99.toFixed(1)} µs`,
-    );
+    const sum = (xs: RunQueueTotals[], pick: (r: RunQueueTotals) => number): number => xs.reduce((t, r) => t + pick(r), 0);
+    const meanWaitUs = (xs: RunQueueTotals[]): number => (sum(xs, (r) => r.waitSeconds) * 1e6) / Math.max(1, sum(xs, (r) => r.timeslices));
+    const [quietUs, contendedUs] = [meanWaitUs(quiet), meanWaitUs(contended)];
+    t.diagnostic(`runq: mean wait per timeslice quiet ${quietUs.toFixed(1)} µs, with 3 hogs ${contendedUs.toFixed(1)} µs`);
+    assert.ok(sum(quiet, (r) => r.timeslices) > 300 && sum(contended, (r) => r.timeslices) > 300, 'the timer loop ran');
+    assert.ok(contendedUs > quietUs * 1.25 && contendedUs - quietUs > 50, `run-queue wait with hogs ${contendedUs.toFixed(1)} µs vs without ${quietUs.toFixed(1)} µs`);
   });
 });

@@ -61,6 +61,8 @@ export interface ProcessHandle {
   readonly name: string;
   readonly pid: number;
   readonly placement: Placement;
+  /** Its own cgroup v2 directory, `<pod cgroup>/<name>`: one per container, as Kubernetes does. */
+  readonly cgroupV2: string;
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves with the first stdout line the predicate accepts; rejects on exit or timeout. */
@@ -232,13 +234,18 @@ export class LocalCluster {
    */
   spawn(where: Placement, name: string, argv: readonly string[], options: SpawnOptions): ProcessHandle {
     const cpus = options.cpus === 'driver' ? this.placement.driverCpus : this.placement.podCpus;
+    // Each process its own v2 cgroup under its pod's (sidecar and app apart, as Kubernetes puts
+    // each container in its own): the probes' packet hooks tell components apart by it. The
+    // pod's registered cgroup is removed as a tree, so these need no entry of their own.
+    const ownCgroup = `${where.cgroupV2}/${name.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+    mkdirSync(ownCgroup, { recursive: true });
     const userPrefix = options.uid === undefined
       ? []
       : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups'];
     const wrapper = [
       'sh', '-c',
       'cg2=$1; cg1=$2; shift 2; echo $$ > "$cg2/cgroup.procs" && echo $$ > "$cg1/cgroup.procs" && exec "$@"',
-      'sh', where.cgroupV2, where.cgroupV1Memory,
+      'sh', ownCgroup, where.cgroupV1Memory,
       'taskset', '-c', cpus, 'ip', 'netns', 'exec', where.netns, ...userPrefix, ...argv,
     ];
     const child = spawn(wrapper[0], wrapper.slice(1), {
@@ -254,7 +261,7 @@ export class LocalCluster {
       name: `${where.name}/${name}`,
     };
     this.track(resource);
-    const handle = new ChildHandle(name, child, where, () => this.state.release(resource));
+    const handle = new ChildHandle(name, child, where, ownCgroup, () => this.state.release(resource));
     this.processes.add(handle);
     void handle.exited.then(({ code, signal }) => {
       this.processes.delete(handle);
@@ -340,6 +347,7 @@ class ChildHandle implements ProcessHandle {
     readonly name: string,
     private readonly child: ChildProcess,
     readonly placement: Placement,
+    readonly cgroupV2: string,
     onExit: () => void,
   ) {
     this.pid = child.pid!;

@@ -1,0 +1,440 @@
+// Where a request's latency goes, along its path, both directions — and where a mesh's
+// extra cost over the baseline goes. Pure functions: probe figures and load outcomes in,
+// figures out.
+//
+// The dwell probe times each message's first segment at the cell's sockets (bpf/dwell.bpf.c):
+//   hop X → Y   = X's send path (send() entry → egress: TCP/IP, netfilter OUTPUT)
+//               + transit (egress at X → ingress at Y, the same segment: veth/loopback,
+//                 softirq, the node's forwarding, netfilter, conntrack)
+//               + Y's wake-up (ingress → the read that returns it: wake-up, run-queue wait, recv)
+//   residence Y = Y's time in user space, both directions:
+//                 a proxy:      served − waited − its wake-ups − its send paths
+//                 the server:   served − its wake-up − its send path
+// served (request in → response out on an accepted socket) and waited (request out →
+// response in on a connected socket) are paired per socket, so every figure is exact at
+// any concurrency. The client app's kernel parts (its send path, its wake-up) are the first
+// and last steps; what the kernel cannot see is the driver's own user space (from its
+// intended send time to send(), from read() to its clock): the unattributed rest, which the
+// tests bound (≤ 10 % at one connection, ≤ 20 % under load).
+import { mergeHistograms, percentileUs } from '../probes/histogram.ts';
+import type { ComponentProbeFigures, CpuTimes, HopFigures, LatencyFigures, PathKind, ProbeFigures } from '../probes/types.ts';
+import type { ComponentRole } from '../mesh/types.ts';
+import type { LoadOutcome } from '../results/types.ts';
+import { REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
+
+export const PATH_ROLES: readonly ComponentRole[] = ['client-app', 'client-sidecar', 'node-proxy', 'server-sidecar', 'server-app'];
+const FORWARDERS: ReadonlySet<ComponentRole> = new Set(['client-sidecar', 'node-proxy', 'server-sidecar']);
+
+/** A figure as mean and median µs per request. */
+export interface PartFigure {
+  meanUs: number;
+  p50Us: number;
+}
+
+export interface DecompositionPart {
+  kind: 'hop' | 'residence';
+  /** e.g. `client-app → client-sidecar` or `client-sidecar`. */
+  label: string;
+  direction: 'request' | 'response' | 'both';
+  from?: ComponentRole;
+  to?: ComponentRole;
+  role?: ComponentRole;
+  meanUs: number;
+  p50Us: number;
+  /** Hops: the send path at `from`, the transit, the wake-up at `to`. */
+  send?: PartFigure;
+  transit?: PartFigure;
+  wake?: PartFigure;
+  /** Samples the part's figures rest on (the smallest count among them). */
+  samples: number;
+}
+
+export interface KernelCost {
+  /** Per CPU the pods run on: kernel (system + softirq + irq) and softirq CPU µs per request (/proc/stat, tick-sampled). */
+  podCpus: string;
+  kernelUsPerRequest?: number;
+  softirqUsPerRequest?: number;
+  userUsPerRequest?: number;
+  /** The data path's own BPF programs on the cell's cgroup (sock_lb), bpf_stats. */
+  datapathBpf?: { programs: string[]; runNsPerRequest: number; runsPerRequest: number };
+  /** Per role: kernel (system) CPU µs per request from cgroup cpu.stat. */
+  systemUsPerRequestByRole?: Partial<Record<ComponentRole, number>>;
+  /** Per role: run-queue wait µs per request from schedstat. */
+  runQueueUsPerRequestByRole?: Partial<Record<ComponentRole, number>>;
+}
+
+export interface CellDecomposition {
+  /** How the parts were measured, in one line, for the report. */
+  method: string;
+  /** Requests the probes saw complete at the client app (compare with the driver's count). */
+  probeRequests: number;
+  driverRequests: number;
+  driver: PartFigure;
+  /** The parts in path order: client app's send … server … back to the client app's read. */
+  parts: DecompositionPart[];
+  sum: PartFigure;
+  /** driver − sum: the driver's own user space, which no kernel hook sees (and any error). */
+  unattributed: PartFigure;
+  hops: number;
+  kernel?: KernelCost;
+  notes: string[];
+}
+
+interface RoleFigures {
+  path: Partial<Record<PathKind, { slots: Array<[number, number]>; sumNs: number; count: number }>>;
+  systemSeconds?: number;
+  runqWaitSeconds?: number;
+}
+
+function merge(into: RoleFigures['path'], kind: PathKind, f: LatencyFigures | undefined): void {
+  if (!f || f.count === 0) return;
+  const known = into[kind];
+  const sumNs = f.meanUs * 1000 * f.count;
+  into[kind] = known
+    ? { slots: mergeHistograms(known.slots, f.histogram), sumNs: known.sumNs + sumNs, count: known.count + f.count }
+    : { slots: f.histogram, sumNs, count: f.count };
+}
+
+function figureOf(h: { slots: Array<[number, number]>; sumNs: number; count: number } | undefined): (PartFigure & { count: number }) | undefined {
+  if (!h || h.count === 0) return undefined;
+  return { meanUs: h.sumNs / h.count / 1000, p50Us: percentileUs(h.slots, 0.5), count: h.count };
+}
+
+const zero = { meanUs: 0, p50Us: 0, count: Number.POSITIVE_INFINITY };
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+const roundPart = (f: PartFigure): PartFigure => ({ meanUs: round1(f.meanUs), p50Us: round1(f.p50Us) });
+
+export interface DecomposeInput {
+  /** Per component id: its role and the probes' figures. */
+  components: Record<string, ComponentProbeFigures & { role: ComponentRole }>;
+  hops?: HopFigures[];
+  hostCpus?: Record<string, CpuTimes>;
+  datapathBpf?: ProbeFigures['datapathBpf'];
+  /** CPUs the pods run on, e.g. "1" or "1-3". */
+  podCpus?: string;
+  load: Pick<LoadOutcome, 'latencyUs' | 'requests' | 'non2xx'>;
+}
+
+function cpuList(spec: string): string[] {
+  return spec.split(',').flatMap((range) => {
+    const [a, b] = range.split('-').map(Number);
+    if (a === undefined || !Number.isInteger(a)) return [];
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => String(a + i));
+  });
+}
+
+/** A cell's latency split along its path; undefined when the dwell probe's path figures are missing. */
+export function decomposeCell(input: DecomposeInput): CellDecomposition | undefined {
+  const roles = new Map<ComponentRole, RoleFigures>();
+  const roleOf = new Map<string, ComponentRole>();
+  for (const [id, c] of Object.entries(input.components)) {
+    roleOf.set(id, c.role);
+    const r = roles.get(c.role) ?? { path: {} };
+    for (const kind of ['served', 'waited', 'wakeReq', 'wakeResp', 'txReq', 'txResp'] as const) merge(r.path, kind, c.path?.[kind]);
+    if (c.systemSeconds !== undefined) r.systemSeconds = (r.systemSeconds ?? 0) + c.systemSeconds;
+    if (c.runqueue) r.runqWaitSeconds = (r.runqWaitSeconds ?? 0) + c.runqueue.waitSeconds;
+    roles.set(c.role, r);
+  }
+  const client = roles.get('client-app');
+  const clientWaited = figureOf(client?.path.waited);
+  if (!client || !clientWaited || !input.hops) return undefined;
+
+  // Hops by role pair, merged over components (many server pods: one figure per role pair).
+  const hopsByRoles = new Map<string, { slots: Array<[number, number]>; sumNs: number; count: number }>();
+  for (const h of input.hops) {
+    const from = roleOf.get(h.from);
+    const to = roleOf.get(h.to);
+    if (!from || !to) continue;
+    const key = `${from}>${to}`;
+    const known = hopsByRoles.get(key);
+    const sumNs = h.transit.meanUs * 1000 * h.transit.count;
+    hopsByRoles.set(key, known
+      ? { slots: mergeHistograms(known.slots, h.transit.histogram), sumNs: known.sumNs + sumNs, count: known.count + h.transit.count }
+      : { slots: h.transit.histogram, sumNs, count: h.transit.count });
+  }
+
+  const chain = PATH_ROLES.filter((r) => roles.has(r));
+  const notes: string[] = [];
+  const parts: DecompositionPart[] = [];
+  const get = (role: ComponentRole, kind: PathKind) => figureOf(roles.get(role)?.path[kind]) ?? zero;
+  const hop = (from: ComponentRole, to: ComponentRole, direction: 'request' | 'response'): void => {
+    const transit = figureOf(hopsByRoles.get(`${from}>${to}`));
+    if (!transit) {
+      notes.push(`no ${direction} hop ${from} → ${to} seen`);
+      return;
+    }
+    const send = get(from, direction === 'request' ? 'txReq' : 'txResp');
+    const wake = get(to, direction === 'request' ? 'wakeReq' : 'wakeResp');
+    parts.push({
+      kind: 'hop',
+      label: `${from} → ${to}`,
+      direction,
+      from,
+      to,
+      meanUs: send.meanUs + transit.meanUs + wake.meanUs,
+      p50Us: send.p50Us + transit.p50Us + wake.p50Us,
+      send: roundPart(send),
+      transit: roundPart(transit),
+      wake: roundPart(wake),
+      samples: Math.min(send.count, transit.count, wake.count),
+    });
+  };
+  const residence = (role: ComponentRole): void => {
+    const served = get(role, 'served');
+    const waited = FORWARDERS.has(role) ? get(role, 'waited') : { meanUs: 0, p50Us: 0, count: Number.POSITIVE_INFINITY };
+    const inner = FORWARDERS.has(role)
+      ? (['wakeReq', 'wakeResp', 'txReq', 'txResp'] as const).map((k) => get(role, k))
+      : (['wakeReq', 'txResp'] as const).map((k) => get(role, k));
+    const at = (pick: (f: PartFigure) => number): number => pick(served) - pick(waited) - inner.reduce((t, f) => t + pick(f), 0);
+    parts.push({
+      kind: 'residence',
+      label: role,
+      direction: 'both',
+      role,
+      meanUs: at((f) => f.meanUs),
+      p50Us: at((f) => f.p50Us),
+      samples: Math.min(served.count, waited.count, ...inner.map((f) => f.count)),
+    });
+  };
+
+  // Request: client app → … → server app; then the server; response: back the same way.
+  for (let i = 0; i + 1 < chain.length; i++) {
+    hop(chain[i]!, chain[i + 1]!, 'request');
+    if (i + 1 < chain.length - 1) residence(chain[i + 1]!);
+  }
+  if (chain.length > 1) residence(chain[chain.length - 1]!);
+  for (let i = chain.length - 1; i > 0; i--) hop(chain[i]!, chain[i - 1]!, 'response');
+  // A proxy's residence covers both directions; it sits once, between its request hops.
+
+  const clientSend = get('client-app', 'txReq');
+  const clientWake = get('client-app', 'wakeResp');
+  const sum = {
+    meanUs: parts.reduce((t, p) => t + p.meanUs, 0),
+    p50Us: parts.reduce((t, p) => t + p.p50Us, 0),
+  };
+  // The client app's own send path and wake-up are inside the first and last hop.
+  const driver = { meanUs: input.load.latencyUs.mean, p50Us: input.load.latencyUs.p50 };
+  const requests = input.load.requests + input.load.non2xx;
+
+  // Consistency: the client's kernel round trip (waited) must equal what lies between.
+  const between = sum.meanUs - clientSend.meanUs - clientWake.meanUs;
+  if (Math.abs(between - clientWaited.meanUs) > 0.1 * clientWaited.meanUs) {
+    notes.push(`the parts between the client's send and read (${between.toFixed(1)} µs) differ from its kernel round trip (${clientWaited.meanUs.toFixed(1)} µs) by more than 10 %`);
+  }
+
+  const decomposition: CellDecomposition = {
+    method: 'first segment of each message at the cell\'s sockets (cgroup_skb ingress/egress, matched by TCP seq/ack) and its read/send (sock_recv_length, tcp_sendmsg_locked)',
+    probeRequests: clientWaited.count,
+    driverRequests: requests,
+    driver: roundPart(driver),
+    parts: parts.map((p) => ({ ...p, meanUs: round1(p.meanUs), p50Us: round1(p.p50Us) })),
+    sum: roundPart(sum),
+    unattributed: roundPart({ meanUs: driver.meanUs - sum.meanUs, p50Us: driver.p50Us - sum.p50Us }),
+    hops: parts.filter((p) => p.kind === 'hop').length,
+    notes,
+  };
+  const kernel = kernelCost(input, roles, requests);
+  if (kernel) decomposition.kernel = kernel;
+  return decomposition;
+}
+
+function kernelCost(input: DecomposeInput, roles: Map<ComponentRole, RoleFigures>, requests: number): KernelCost | undefined {
+  if (requests <= 0) return undefined;
+  const perRequest = (seconds: number): number => round1((seconds * 1e6) / requests);
+  const cost: KernelCost = { podCpus: input.podCpus ?? '' };
+  if (input.hostCpus && input.podCpus) {
+    const cpus = cpuList(input.podCpus).map((c) => input.hostCpus![c]).filter((c): c is CpuTimes => c !== undefined);
+    if (cpus.length > 0) {
+      const total = (pick: (c: CpuTimes) => number): number => cpus.reduce((t, c) => t + pick(c), 0);
+      cost.kernelUsPerRequest = perRequest(total((c) => c.systemSeconds + c.softirqSeconds + c.irqSeconds));
+      cost.softirqUsPerRequest = perRequest(total((c) => c.softirqSeconds));
+      cost.userUsPerRequest = perRequest(total((c) => c.userSeconds));
+    }
+  }
+  if (input.datapathBpf) {
+    cost.datapathBpf = {
+      programs: input.datapathBpf.programs,
+      runNsPerRequest: Math.round(input.datapathBpf.runTimeNs / requests),
+      runsPerRequest: Number((input.datapathBpf.runCount / requests).toFixed(4)),
+    };
+  }
+  const system: Partial<Record<ComponentRole, number>> = {};
+  const runq: Partial<Record<ComponentRole, number>> = {};
+  for (const [role, r] of roles) {
+    if (r.systemSeconds !== undefined) system[role] = perRequest(r.systemSeconds);
+    if (r.runqWaitSeconds !== undefined) runq[role] = perRequest(r.runqWaitSeconds);
+  }
+  if (Object.keys(system).length > 0) cost.systemUsPerRequestByRole = system;
+  if (Object.keys(runq).length > 0) cost.runQueueUsPerRequestByRole = runq;
+  return cost;
+}
+
+// ---------------------------------------------------------------------------------------
+// A mesh's Δ vs the baseline, split the same way
+
+/** The parts of a decomposition, summed into the categories a Δ is told in. */
+export interface DecompositionTotals {
+  /** Proxies' time in user space (sidecars, node proxy). */
+  proxyUserUs: number;
+  /** The server app's time in user space. */
+  appUserUs: number;
+  /** Send paths + transits of every hop: the kernel's network work. */
+  kernelTransitUs: number;
+  /** Wake-ups of every hop: wake-up, run-queue wait, recv. */
+  wakeUpUs: number;
+  unattributedUs: number;
+  driverUs: number;
+  hops: number;
+}
+
+export function totalsOf(d: CellDecomposition, stat: 'meanUs' | 'p50Us' = 'meanUs'): DecompositionTotals {
+  const sum = (pick: (p: DecompositionPart) => number, filter: (p: DecompositionPart) => boolean): number =>
+    d.parts.filter(filter).reduce((t, p) => t + pick(p), 0);
+  return {
+    proxyUserUs: sum((p) => p[stat], (p) => p.kind === 'residence' && p.role !== 'server-app'),
+    appUserUs: sum((p) => p[stat], (p) => p.kind === 'residence' && p.role === 'server-app'),
+    kernelTransitUs: sum((p) => (p.send?.[stat] ?? 0) + (p.transit?.[stat] ?? 0), (p) => p.kind === 'hop'),
+    wakeUpUs: sum((p) => p.wake?.[stat] ?? 0, (p) => p.kind === 'hop'),
+    unattributedUs: d.unattributed[stat],
+    driverUs: d.driver[stat],
+    hops: d.hops,
+  };
+}
+
+export interface MeshDecomposition {
+  mesh: MeshName;
+  protocol: Protocol;
+  services: number;
+  /** Cells it averages (saturated and failed cells left out). */
+  cells: number;
+  /** The parts averaged over the cells (mean µs per request). */
+  parts: DecompositionPart[];
+  totals: DecompositionTotals;
+  /** vs the baseline's decomposition of the same protocol × services; absent for the baseline. */
+  delta?: DecompositionTotals & { words: string };
+}
+
+const avg = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+function averageParts(ds: CellDecomposition[]): DecompositionPart[] {
+  const first = ds[0]!;
+  return first.parts.map((part, i) => {
+    const same = ds.map((d) => d.parts.find((p) => p.label === part.label && p.direction === part.direction) ?? d.parts[i]!).filter(Boolean);
+    const mean = (pick: (p: DecompositionPart) => number | undefined): number => round1(avg(same.map((p) => pick(p) ?? 0)));
+    const sub = (k: 'send' | 'transit' | 'wake'): PartFigure | undefined =>
+      part[k] ? { meanUs: mean((p) => p[k]?.meanUs), p50Us: mean((p) => p[k]?.p50Us) } : undefined;
+    return {
+      ...part,
+      meanUs: mean((p) => p.meanUs),
+      p50Us: mean((p) => p.p50Us),
+      ...(part.send ? { send: sub('send') } : {}),
+      ...(part.transit ? { transit: sub('transit') } : {}),
+      ...(part.wake ? { wake: sub('wake') } : {}),
+      samples: same.reduce((t, p) => t + p.samples, 0),
+    };
+  });
+}
+
+function averageTotals(ts: DecompositionTotals[]): DecompositionTotals {
+  const a = (pick: (t: DecompositionTotals) => number): number => round1(avg(ts.map(pick)));
+  return {
+    proxyUserUs: a((t) => t.proxyUserUs),
+    appUserUs: a((t) => t.appUserUs),
+    kernelTransitUs: a((t) => t.kernelTransitUs),
+    wakeUpUs: a((t) => t.wakeUpUs),
+    unattributedUs: a((t) => t.unattributedUs),
+    driverUs: a((t) => t.driverUs),
+    hops: Math.round(avg(ts.map((t) => t.hops))),
+  };
+}
+
+const signed = (us: number): string => `${us >= 0 ? '+' : '−'}${Math.abs(Math.round(us))} µs`;
+
+/** "sidecar +83 µs (mean) = +7 µs in proxies' user space + 55 µs of kernel transit (4 extra kernel hops) + …". */
+export function deltaWords(mesh: string, d: DecompositionTotals): string {
+  const hops = d.hops > 0 ? `${d.hops} extra kernel hop${d.hops === 1 ? '' : 's'}` : d.hops < 0 ? `${-d.hops} fewer kernel hop${d.hops === -1 ? '' : 's'}` : 'no extra hop';
+  const terms: Array<[number, string]> = [
+    [d.proxyUserUs, "in proxies' user space"],
+    [d.kernelTransitUs, `of kernel transit (${hops})`],
+    [d.wakeUpUs, 'of wake-ups'],
+    [d.appUserUs, 'in the server app'],
+    [d.unattributedUs, 'unattributed'],
+  ];
+  const body = terms
+    .map(([us, what], i) => {
+      const magnitude = `${Math.abs(Math.round(us))} µs ${what}`;
+      if (i === 0) return `${us < 0 ? '−' : '+'}${magnitude}`;
+      return `${us < 0 ? '−' : '+'} ${magnitude}`;
+    })
+    .join(' ');
+  return `${mesh} ${signed(d.driverUs)} (mean) = ${body}`;
+}
+
+export interface DecomposableCell {
+  mesh: MeshName;
+  protocol: Protocol;
+  services: number;
+  status?: string;
+  load: { saturated?: boolean };
+  decomposition?: CellDecomposition;
+}
+
+/** Per mesh × protocol × services: the averaged decomposition and its Δ vs the baseline. */
+export function decomposeMeshes(cells: readonly DecomposableCell[], reference: MeshName = REFERENCE_MESH): MeshDecomposition[] {
+  const groups = new Map<string, DecomposableCell[]>();
+  for (const cell of cells) {
+    if (!cell.decomposition || cell.status === 'failed' || cell.load.saturated) continue;
+    const key = `${cell.mesh}|${cell.protocol}|${cell.services}`;
+    groups.set(key, [...(groups.get(key) ?? []), cell]);
+  }
+  const out: MeshDecomposition[] = [];
+  for (const group of groups.values()) {
+    const ds = group.map((c) => c.decomposition!);
+    out.push({
+      mesh: group[0]!.mesh,
+      protocol: group[0]!.protocol,
+      services: group[0]!.services,
+      cells: group.length,
+      parts: averageParts(ds),
+      totals: averageTotals(ds.map((d) => totalsOf(d))),
+    });
+  }
+  for (const m of out) {
+    if (m.mesh === reference) continue;
+    const base = out.find((b) => b.mesh === reference && b.protocol === m.protocol && b.services === m.services);
+    if (!base) continue;
+    const d = (pick: (t: DecompositionTotals) => number): number => round1(pick(m.totals) - pick(base.totals));
+    const delta: DecompositionTotals = {
+      proxyUserUs: d((t) => t.proxyUserUs),
+      appUserUs: d((t) => t.appUserUs),
+      kernelTransitUs: d((t) => t.kernelTransitUs),
+      wakeUpUs: d((t) => t.wakeUpUs),
+      unattributedUs: d((t) => t.unattributedUs),
+      driverUs: d((t) => t.driverUs),
+      hops: m.totals.hops - base.totals.hops,
+    };
+    m.delta = { ...delta, words: deltaWords(m.mesh, delta) };
+  }
+  const order = (mesh: string): number => (mesh === reference ? -1 : 0);
+  return out.sort((a, b) => a.protocol.localeCompare(b.protocol) || a.services - b.services || order(a.mesh) - order(b.mesh) || a.mesh.localeCompare(b.mesh));
+}
+
+/** A cell's decomposition from what its load run measured (the runner's DriverRun), or nothing. */
+export function decomposeMeasured(
+  measured: { components: Array<{ id: string; role: ComponentRole }>; probeFigures?: ProbeFigures; outcome: DecomposeInput['load'] },
+  podCpus: string,
+): { decomposition?: CellDecomposition } {
+  const figures = measured.probeFigures;
+  if (!figures) return {};
+  const components: DecomposeInput['components'] = {};
+  for (const c of measured.components) components[c.id] = { role: c.role, ...(figures.components[c.id] ?? {}) };
+  const decomposition = decomposeCell({
+    components,
+    hops: figures.hops,
+    hostCpus: figures.hostCpus,
+    datapathBpf: figures.datapathBpf,
+    podCpus,
+    load: measured.outcome,
+  });
+  return decomposition ? { decomposition } : {};
+}

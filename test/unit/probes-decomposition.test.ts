@@ -1,0 +1,149 @@
+// The decomposition's arithmetic on figures with a known answer: a sidecar path whose every
+// part is set by hand, and a baseline next to it; the loader's path/hop lines parsed.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decomposeCell, decomposeMeshes, deltaWords, totalsOf, type CellDecomposition, type DecomposeInput } from '../../harness/analysis/decomposition.ts';
+import { latencyFigures, slotOfUs } from '../../harness/probes/histogram.ts';
+import { toProbeFigures, type SnapshotLine } from '../../harness/probes/protocol.ts';
+import type { ComponentRole } from '../../harness/mesh/types.ts';
+import type { LatencyFigures } from '../../harness/probes/types.ts';
+
+/** n samples all of `us` µs. */
+function fixed(us: number, n = 100): LatencyFigures {
+  return latencyFigures([[slotOfUs(us), n]], us * 1000 * n);
+}
+
+/**
+ * client-app → client-sidecar → server-sidecar → server-app and back. Every send path 2 µs,
+ * every transit 5 µs, every wake-up 10 µs; user space: client sidecar 20, server sidecar
+ * 15, server app 30 µs.
+ */
+function sidecarInput(): DecomposeInput {
+  const send = 2, transit = 5, wake = 10;
+  const hop = send + transit + wake;
+  const app = 30, ss = 15, cs = 20;
+  // served/waited follow from the parts: what lies between a socket's two messages.
+  const appServed = wake + app + send;
+  const ssWaited = transit + appServed + transit;
+  const ssServed = wake + ss + send + ssWaited + wake + send; // wakeReq, user, txReq, waited, wakeResp, txResp
+  const csWaited = transit + ssServed + transit;
+  const csServed = wake + cs + send + csWaited + wake + send;
+  const clientWaited = transit + csServed + transit;
+  const components: DecomposeInput['components'] = {
+    'client-1/client-app': { role: 'client-app', path: { waited: fixed(clientWaited), txReq: fixed(send), wakeResp: fixed(wake) } },
+    'client-1/client-sidecar': { role: 'client-sidecar', path: { served: fixed(csServed), waited: fixed(csWaited), wakeReq: fixed(wake), wakeResp: fixed(wake), txReq: fixed(send), txResp: fixed(send) } },
+    'server-1/server-sidecar': { role: 'server-sidecar', path: { served: fixed(ssServed), waited: fixed(ssWaited), wakeReq: fixed(wake), wakeResp: fixed(wake), txReq: fixed(send), txResp: fixed(send) } },
+    'server-1/server-app': { role: 'server-app', path: { served: fixed(appServed), wakeReq: fixed(wake), txResp: fixed(send) } },
+  };
+  const ids = Object.keys(components);
+  const hops = [[0, 1], [1, 2], [2, 3], [3, 2], [2, 1], [1, 0]].map(([a, b]) => ({ from: ids[a!]!, to: ids[b!]!, transit: fixed(transit) }));
+  const total = 6 * hop + cs + ss + app; // what the client's kernel sees, send() to read()
+  return { components, hops, load: { latencyUs: { p50: total + 4, p90: 0, p99: 0, p999: 0, max: 0, min: 0, mean: total + 4, count: 100 }, requests: 100, non2xx: 0 } };
+}
+
+function baselineInput(): DecomposeInput {
+  const components: DecomposeInput['components'] = {
+    'client-1/client-app': { role: 'client-app', path: { waited: fixed(5 + 42 + 5), txReq: fixed(2), wakeResp: fixed(10) } },
+    'server-1/server-app': { role: 'server-app', path: { served: fixed(42), wakeReq: fixed(10), txResp: fixed(2) } },
+  };
+  const hops = [
+    { from: 'client-1/client-app', to: 'server-1/server-app', transit: fixed(5) },
+    { from: 'server-1/server-app', to: 'client-1/client-app', transit: fixed(5) },
+  ];
+  return { components, hops, load: { latencyUs: { p50: 68, p90: 0, p99: 0, p999: 0, max: 0, min: 0, mean: 68, count: 100 }, requests: 100, non2xx: 0 } };
+}
+
+describe('decomposition of a cell', () => {
+  it('splits a sidecar path into its 6 hops and 3 residences, in path order, summing to the known total', () => {
+    const d = decomposeCell(sidecarInput())!;
+    assert.deepEqual(d.parts.map((p) => `${p.kind}:${p.label}`), [
+      'hop:client-app → client-sidecar', 'residence:client-sidecar',
+      'hop:client-sidecar → server-sidecar', 'residence:server-sidecar',
+      'hop:server-sidecar → server-app', 'residence:server-app',
+      'hop:server-app → server-sidecar', 'hop:server-sidecar → client-sidecar', 'hop:client-sidecar → client-app',
+    ]);
+    const residence = (role: ComponentRole): number => d.parts.find((p) => p.kind === 'residence' && p.role === role)!.meanUs;
+    assert.equal(residence('client-sidecar'), 20);
+    assert.equal(residence('server-sidecar'), 15);
+    assert.equal(residence('server-app'), 30);
+    for (const hop of d.parts.filter((p) => p.kind === 'hop')) {
+      assert.deepEqual([hop.send!.meanUs, hop.transit!.meanUs, hop.wake!.meanUs], [2, 5, 10], hop.label);
+    }
+    assert.equal(d.hops, 6);
+    assert.equal(d.sum.meanUs, 6 * 17 + 65);
+    assert.equal(d.unattributed.meanUs, 4); // the driver's own user space
+    assert.equal(d.probeRequests, 100);
+    assert.deepEqual(d.notes, []);
+  });
+
+  it('says nothing without the path figures (dwell probe off)', () => {
+    const input = sidecarInput();
+    for (const c of Object.values(input.components)) delete c.path;
+    assert.equal(decomposeCell(input), undefined);
+  });
+
+  it('notes parts that do not add up to the client\'s kernel round trip', () => {
+    const input = sidecarInput();
+    input.hops = input.hops!.map((h) => ({ ...h, transit: fixed(50) }));
+    assert.match(decomposeCell(input)!.notes.join('\n'), /differ from its kernel round trip/);
+  });
+
+  it('kernel cost per request from the pods\' CPUs, the data path\'s BPF run time and per role', () => {
+    const input = { ...baselineInput(), podCpus: '1', hostCpus: { '0': { userSeconds: 9, systemSeconds: 9, softirqSeconds: 9, irqSeconds: 0, idleSeconds: 0 }, '1': { userSeconds: 0.002, systemSeconds: 0.003, softirqSeconds: 0.001, irqSeconds: 0, idleSeconds: 1 } }, datapathBpf: { programs: ['socklb_connect4'], runTimeNs: 5000, runCount: 4 } };
+    const k = decomposeCell(input)!.kernel!;
+    assert.equal(k.kernelUsPerRequest, 40); // (3 + 1) ms over 100 requests, CPU 0 (the driver's) left out
+    assert.equal(k.softirqUsPerRequest, 10);
+    assert.deepEqual(k.datapathBpf, { programs: ['socklb_connect4'], runNsPerRequest: 50, runsPerRequest: 0.04 });
+  });
+});
+
+describe('a mesh\'s Δ vs the baseline, split the same way', () => {
+  const cell = (mesh: 'baseline' | 'sidecar', d: CellDecomposition) => ({ mesh, protocol: 'http1' as const, services: 1, load: { saturated: false }, decomposition: d });
+
+  it('attributes the sidecar\'s extra latency to proxies, extra hops and wake-ups', () => {
+    const sidecar = decomposeCell(sidecarInput())!;
+    const baseline = decomposeCell(baselineInput())!;
+    const [base, side] = decomposeMeshes([cell('sidecar', sidecar), cell('baseline', baseline)]);
+    assert.equal(base!.mesh, 'baseline');
+    assert.equal(base!.delta, undefined);
+    const delta = side!.delta!;
+    assert.equal(delta.driverUs, sidecar.driver.meanUs - 68);
+    assert.equal(delta.proxyUserUs, 35);
+    assert.equal(delta.hops, 4);
+    assert.equal(delta.kernelTransitUs, 6 * 7 - 2 * 7);
+    assert.equal(delta.wakeUpUs, 6 * 10 - 2 * 10);
+    assert.equal(delta.appUserUs, 0);
+    assert.equal(delta.proxyUserUs + delta.kernelTransitUs + delta.wakeUpUs + delta.appUserUs + delta.unattributedUs, delta.driverUs);
+    assert.equal(delta.words, "sidecar +103 µs (mean) = +35 µs in proxies' user space + 28 µs of kernel transit (4 extra kernel hops) + 40 µs of wake-ups + 0 µs in the server app + 0 µs unattributed");
+    assert.deepEqual(totalsOf(sidecar).hops, 6);
+  });
+
+  it('words a faster mesh with minus signs', () => {
+    assert.match(deltaWords('ebpf-l4', { proxyUserUs: 0, appUserUs: -1, kernelTransitUs: -3, wakeUpUs: 2, unattributedUs: 0, driverUs: -2, hops: 0 }), /^ebpf-l4 −2 µs \(mean\) = \+0 µs .* − 3 µs of kernel transit \(no extra hop\) \+ 2 µs of wake-ups − 1 µs in the server app/);
+  });
+
+  it('leaves saturated and failed cells out', () => {
+    const d = decomposeCell(baselineInput())!;
+    assert.deepEqual(decomposeMeshes([{ ...cell('baseline', d), load: { saturated: true } }, { ...cell('baseline', d), status: 'failed' }]), []);
+  });
+});
+
+describe('the loader\'s path and hop figures', () => {
+  it('become per-component path figures and named hops', () => {
+    const line: SnapshotLine = {
+      snapshot: {
+        final: true,
+        windowNs: 1e9,
+        components: [
+          { id: 1, path: { served: { slots: [[slotOfUs(40), 2]], count: 2, sumNs: 80_000 }, wakeReq: { slots: [], count: 0, sumNs: 0 } } },
+          { id: 2, path: {} },
+        ],
+        hops: [{ from: 2, to: 1, transit: { slots: [[slotOfUs(6), 2]], count: 2, sumNs: 12_000 } }],
+      },
+    };
+    const figures = toProbeFigures(line, new Map([[1, 'server-1/server-app'], [2, 'client-1/client-app']]), { probes: ['dwell'], failed: {} });
+    assert.equal(figures.components['server-1/server-app']!.path!.served!.meanUs, 40);
+    assert.equal(figures.components['server-1/server-app']!.path!.wakeReq, undefined, 'no sample: no figure');
+    assert.deepEqual(figures.hops!.map((h) => [h.from, h.to, h.transit.meanUs]), [['client-1/client-app', 'server-1/server-app', 6]]);
+  });
+});
