@@ -3,18 +3,22 @@
 // (harness/scenario/types.ts MESH_NAMES); the checker refuses a module that lacks a part
 // and a name without a module. Nothing outside the modules branches on a mesh's name: the
 // platforms, reports and doctor ask the module.
-import type { MeshName } from '../scenario/types.ts';
+import type { MeshName, Security } from '../scenario/types.ts';
+import { ambient } from './ambient.ts';
 import { baseline } from './baseline.ts';
 import { ebpf } from './ebpf.ts';
 import { ebpfL4 } from './ebpfL4.ts';
 import { sidecar } from './sidecar.ts';
 import type { KubeMesh, Mesh, MeshModule } from './types.ts';
+import { waypoint } from './waypoint.ts';
 
 const BUILT_IN: { readonly [N in MeshName]: MeshModule<N> } = {
   baseline,
   sidecar,
   ebpf,
   'ebpf-l4': ebpfL4,
+  ambient,
+  waypoint,
 };
 
 const registry = new Map<string, MeshModule<string>>(Object.values(BUILT_IN).map((m) => [m.name, m]));
@@ -49,7 +53,7 @@ export function createMesh(name: string): Mesh {
   return meshModule(name).local();
 }
 
-/** A fresh Kubernetes part for one cell. */
-export function createKubeMesh(name: string): KubeMesh {
-  return meshModule(name).kube();
+/** A fresh Kubernetes part for one cell, in its security mode. */
+export function createKubeMesh(name: string, security?: Security): KubeMesh {
+  return meshModule(name).kube(security ? { security } : {});
 }

@@ -23,6 +23,7 @@ import { DestinationRule, Sidecar } from '@kubernetes-models/istio/networking.is
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import { chainName } from '../platform/local/names.ts';
 import type { Pod } from '../platform/local/cluster.ts';
+import type { Security } from '../scenario/types.ts';
 import type { ProxyStats, ProxyTls, RunningProxy, ServiceRoute } from '../proxy/types.ts';
 import { CellPki, LOCAL_NAMESPACE, workloadDnsName } from './tls.ts';
 import {
@@ -161,6 +162,8 @@ export const ISTIO_PROXY_METRICS_PORT = 15090;
 
 export class SidecarKubeMesh implements KubeMesh {
   readonly name = 'sidecar';
+  /** mtls: Istio's mutual TLS between the sidecars, STRICT (plaintext refused); plaintext: off. */
+  constructor(private readonly security: Security = 'plaintext') {}
   readonly path = "client → client's istio-proxy → server's istio-proxy → server (iptables capture in each pod)";
   readonly injectedContainer = ISTIO_PROXY_CONTAINER;
 
@@ -170,6 +173,16 @@ export class SidecarKubeMesh implements KubeMesh {
 
   objects(ctx: MeshManifestContext): Manifest[] {
     const metadata = (name: string) => ({ name, namespace: ctx.namespace, labels: { ...ctx.labels } });
+    if (this.security === 'mtls') {
+      return [
+        new PeerAuthentication({ metadata: metadata('strict'), spec: { mtls: { mode: 'STRICT' } } }),
+        new DestinationRule({
+          metadata: metadata('mtls'),
+          spec: { host: `*.${ctx.namespace}.svc.cluster.local`, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } },
+        }),
+        new Sidecar({ metadata: metadata('default'), spec: { egress: [{ hosts: ['./*'] }] } }),
+      ];
+    }
     return [
       new PeerAuthentication({ metadata: metadata('plaintext'), spec: { mtls: { mode: 'DISABLE' } } }),
       new DestinationRule({
@@ -205,7 +218,9 @@ export class SidecarKubeMesh implements KubeMesh {
   }
 
   notes(): string[] {
-    return ['istio sidecars: mTLS off between sidecars (PeerAuthentication DISABLE), as no other path encrypts'];
+    return this.security === 'mtls'
+      ? ['istio sidecars: mutual TLS between sidecars (PeerAuthentication STRICT, DestinationRule ISTIO_MUTUAL)']
+      : ['istio sidecars: mTLS off between sidecars (PeerAuthentication DISABLE), as no other path encrypts'];
   }
 }
 
@@ -222,5 +237,5 @@ export const sidecar: MeshModule<'sidecar'> = {
   },
   clusterProxy: (versions) => `istio-proxy (Istio ${versions.istio})`,
   local: () => new SidecarMesh(),
-  kube: () => new SidecarKubeMesh(),
+  kube: (options) => new SidecarKubeMesh(options?.security),
 };

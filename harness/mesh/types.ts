@@ -22,7 +22,7 @@ export interface Service {
   endpoints: Pod[];
 }
 
-export type ComponentRole = 'client-app' | 'client-sidecar' | 'server-sidecar' | 'server-app' | 'node-proxy';
+export type ComponentRole = 'client-app' | 'client-sidecar' | 'server-sidecar' | 'server-app' | 'node-proxy' | 'waypoint';
 
 /** Something the probes and the CPU accounting watch: a process in a pod, by role. */
 export interface Component {
@@ -78,12 +78,14 @@ export interface MeshManifestContext {
   serverSelector: Record<string, string>;
   clientSelector: Record<string, string>;
   appPort: number;
+  /** Services of the cell (server Deployments + Services, named by serviceName(1…n)). */
+  services?: number;
 }
 
 /** A container the harness watches, found by pod label and container name. */
 export interface MeshContainer {
   /** Component role, as on the local platform. */
-  role: 'client-sidecar' | 'server-sidecar' | 'node-proxy';
+  role: 'client-sidecar' | 'server-sidecar' | 'node-proxy' | 'waypoint';
   /** Where to find the pods: the cell's namespace, or a system namespace (node proxy). */
   namespace: 'cell' | string;
   labelSelector: string;
@@ -127,13 +129,15 @@ export interface KubeMesh {
   readonly provenBy?: { counter: string; note: string };
   /** Notes for the cell result: what the data path did (and did not) do. */
   notes(): string[];
+  /** Labels a server Service gets (e.g. the waypoint it uses). */
+  serviceLabels?(serviceName: string): Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------
 // The module
 
 /** What the local platform must have for a mesh (doctor names the checks by these). */
-export type LocalNeed = 'iptables' | 'proxy' | 'bpf-objects';
+export type LocalNeed = 'iptables' | 'proxy' | 'bpf-objects' | 'openssl' | 'kernel-encryption';
 
 /** What a cluster must run for a mesh (checked before a run on an existing cluster). */
 export type ClusterNeed = 'nothing' | 'istio' | 'cilium' | 'cilium-l7';
@@ -145,6 +149,10 @@ export interface MeshRequirements {
   flavour: ClusterFlavour;
   /** The CLI a kind run installs the mesh's control plane with. */
   kindTool?: { tool: 'istioctl' | 'cilium'; why: string };
+  /** Istio's install profile it needs on kind (absent: minimal; ambient: istio-cni + ztunnel). */
+  istioProfile?: 'ambient';
+  /** What security mtls needs of the local platform beyond `local`; a cell without it is not run, saying why. */
+  mtlsLocal?: readonly LocalNeed[];
 }
 
 /** The versions of the meshes' control planes a kind run installs or a cluster must run. */
@@ -168,6 +176,6 @@ export interface MeshModule<N extends string = MeshName> {
   clusterNotes?(found: ClusterMeshesFound, context: string): string[];
   /** A fresh local implementation for one cell. */
   local(): Mesh;
-  /** A fresh Kubernetes part for one cell. */
-  kube(): KubeMesh;
+  /** A fresh Kubernetes part for one cell (in the cell's security mode; absent: plaintext). */
+  kube(options?: { security?: Security }): KubeMesh;
 }

@@ -3,7 +3,7 @@ import type { ProbeName } from '../probes/types.ts';
 // The scenario as the program sees it after validation (schema.ts produces exactly this).
 // Durations are normalised to microseconds/milliseconds; units are in the names.
 
-export const MESH_NAMES = ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'] as const;
+export const MESH_NAMES = ['baseline', 'sidecar', 'ebpf', 'ebpf-l4', 'ambient', 'waypoint'] as const;
 export type MeshName = (typeof MESH_NAMES)[number];
 
 /**

@@ -294,7 +294,7 @@ describe('tools and doctor', () => {
     assert.deepEqual(kubePlatformSummary(none), ['kind platform: cannot run (missing docker engine, kind)', 'kubernetes platform: no kubeconfig context']);
     const some = kubeChecks(status({ docker: '1', 'docker-engine': '1', kind: '0.25.0', istioctl: '1.24.2' }), { files: ['/k'], contexts: ['lab'], current: 'lab' });
     assert.deepEqual(kubePlatformSummary(some), [
-      'kind platform: ready for baseline, sidecar; missing cilium (ebpf, ebpf-l4)',
+      'kind platform: ready for baseline, sidecar, ambient, waypoint; missing cilium (ebpf, ebpf-l4)',
       'kubernetes platform: needs a scenario with context: and image:; the cluster is checked when a run names it',
     ]);
   });

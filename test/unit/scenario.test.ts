@@ -87,7 +87,7 @@ describe('defaults', () => {
     const expected: Scenario = {
       name: 'minimal',
       platform: 'local',
-      meshes: ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'],
+      meshes: ['baseline', 'sidecar', 'ebpf', 'ebpf-l4', 'ambient', 'waypoint'],
       protocols: ['http1'],
       probes: ['dwell', 'runq', 'cpu', 'connect', 'memory'],
       services: [1],
@@ -102,7 +102,7 @@ describe('defaults', () => {
     const text = 'name: a\nservices: [1]\nload: {rate: 1, duration: 1s}\n';
     const first = parseScenario(text, 'a.yaml');
     first.meshes.pop();
-    assert.equal(parseScenario(text, 'a.yaml').meshes.length, 4);
+    assert.equal(parseScenario(text, 'a.yaml').meshes.length, 6);
   });
 
   test('closed model with wrk and warm-up 0s', () => {
@@ -186,7 +186,7 @@ describe('problems, all at once, with field paths', () => {
   test('a file with many mistakes reports each one', async () => {
     assert.deepEqual(await problemsOf(join(FIXTURES, 'many-mistakes.yaml')), [
       'name: must be lowercase letters, digits and dashes ([a-z0-9-]+), got "Bad Scenario"',
-      'meshes[1]: unknown mesh "linkerd" (expected one of baseline, sidecar, ebpf, ebpf-l4)',
+      'meshes[1]: unknown mesh "linkerd" (expected one of baseline, sidecar, ebpf, ebpf-l4, ambient, waypoint)',
       'meshes[3]: "sidecar" is listed twice (also at index 2)',
       'protocols[2]: "grpc" is listed twice (also at index 1)',
       'services[0]: must be an integer 1–200, got "ten"',
@@ -256,7 +256,7 @@ describe('problems, all at once, with field paths', () => {
   test('missing required keys, wrong shapes, empty lists', () => {
     assert.deepEqual(problemsOfText('meshes: []\nprotocols: http1\nworkload: [1]\n'), [
       'name: missing: a name of lowercase letters, digits and dashes, e.g. "quick"',
-      'meshes: must list at least one mesh (one or more of baseline, sidecar, ebpf, ebpf-l4)',
+      'meshes: must list at least one mesh (one or more of baseline, sidecar, ebpf, ebpf-l4, ambient, waypoint)',
       'protocols: must be a list of protocols (one or more of http1, grpc), got "http1"',
       'services: missing: a list of integers (1–200, e.g. [1, 10])',
       'workload: must be a mapping (responseBytes, delay), got a list',

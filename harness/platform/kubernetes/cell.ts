@@ -172,7 +172,7 @@ export async function runKubeCell(cell: Cell, env: KubeCellEnvironment): Promise
   const startedAt = new Date().toISOString();
   const { kube, nodes } = env.cluster;
   const namespace = cellNamespace(env.runId, cell.index);
-  const mesh = createKubeMesh(cell.mesh);
+  const mesh = createKubeMesh(cell.mesh, cell.security);
   const input: CellManifestInput = {
     runId: env.runId,
     cellId: cell.id,

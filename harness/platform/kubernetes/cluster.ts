@@ -323,8 +323,10 @@ export async function provisionKind(plan: KubePlan, flavour: ClusterFlavour, ctx
   // A Cilium cluster's nodes turn Ready once the agents run; kindnet's right away.
   await kube.waitFor<V1Node>('Node', {}, nodesReady(nodeCount), { what: `the ${nodeCount} node(s) of ${name} to be Ready`, ...wait });
 
-  if (needsIstio(plan.scenario.meshes.filter((m) => meshModule(m).requires.flavour === flavour))) {
-    await step(ctx, istioctlInstall({ kubeconfig, version: plan.meshVersions.istio }));
+  const flavourMeshes = plan.scenario.meshes.filter((m) => meshModule(m).requires.flavour === flavour);
+  if (needsIstio(flavourMeshes)) {
+    const profile = flavourMeshes.some((m) => meshModule(m).requires.istioProfile === 'ambient') ? 'ambient' : 'minimal';
+    await step(ctx, istioctlInstall({ kubeconfig, version: plan.meshVersions.istio, profile }));
     await kube.waitFor<V1Deployment>('Deployment', { namespace: 'istio-system', fieldSelector: 'metadata.name=istiod' }, deploymentsAvailable(1), {
       what: 'istiod',
       ...wait,

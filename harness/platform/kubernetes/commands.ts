@@ -55,14 +55,15 @@ export function kindLoadImage(o: { image: string; cluster: string }): Command {
  * Istio's control plane (istiod only: the minimal profile has no gateways) with native
  * sidecars, so the load driver's Job completes when the driver exits instead of waiting
  * forever on its istio-proxy, and the proxy is ready before the driver starts. Access logs
- * stay off (the minimal profile's default), as on every other data path.
+ * stay off (the minimal profile's default), as on every other data path. The ambient meshes
+ * need the ambient profile (istiod, istio-cni, ztunnel; sidecar injection still works there).
  */
-export function istioctlInstall(o: { kubeconfig: string; version: string }): Command {
+export function istioctlInstall(o: { kubeconfig: string; version: string; profile?: 'minimal' | 'ambient' }): Command {
   return {
     cmd: 'istioctl',
     args: [
       'install', '--skip-confirmation',
-      '--set', 'profile=minimal',
+      '--set', `profile=${o.profile ?? 'minimal'}`,
       '--set', `tag=${o.version}`,
       '--set', 'values.pilot.env.ENABLE_NATIVE_SIDECARS=true',
       '--set', 'meshConfig.accessLogFile=',

@@ -85,6 +85,7 @@ export function meshContext(input: CellManifestInput): MeshManifestContext {
     serverSelector: SERVER_SELECTOR,
     clientSelector: CLIENT_SELECTOR,
     appPort: APP_PORT,
+    services: input.services,
   };
 }
 
@@ -180,7 +181,7 @@ export function serverObjects(input: CellManifestInput): Array<Deployment | Serv
         },
       }),
       new Service({
-        metadata: { name, namespace: input.namespace, labels: { ...labels, app: name } },
+        metadata: { name, namespace: input.namespace, labels: { ...labels, app: name, ...input.mesh.serviceLabels?.(name) } },
         spec: {
           type: 'ClusterIP',
           selector: { app: name },

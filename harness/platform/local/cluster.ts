@@ -23,7 +23,8 @@ import { StateFile, processStartTime, type Resource } from './state.ts';
 import { killProcessGroup, removeResource } from './teardown.ts';
 import { removeNetnsMany } from './bulkTeardown.ts';
 
-export type PodRole = 'client' | 'server';
+/** waypoint: a mesh's own per-service proxy pod (the waypoint mesh). */
+export type PodRole = 'client' | 'server' | 'waypoint';
 
 export interface PodSpec {
   name: string;
