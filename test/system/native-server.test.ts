@@ -3,6 +3,7 @@
 // status path, the delay's known answer, concurrent delayed requests that do not wait for
 // each other, gRPC unary and streaming calls through the gRPC driver and grpc-js, and
 // malformed input that does not kill it.
+import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -240,6 +241,26 @@ describe('native workload server (127.0.0.1)', { timeout: 300_000 }, () => {
     assert.deepEqual(stats.statuses, { 0: 10, 13: 4 });
     assert.deepEqual(stats.methods, { unary: 10, stream: 4 });
     assert.equal(stats.replies, 6 + 20);
+  });
+
+  it('answers an unknown gRPC method UNIMPLEMENTED and a malformed request INTERNAL, without counting them as calls', async () => {
+    await grpcLocalStats(plain.port, true);
+    const client = new grpc.Client(`${HOST}:${plain.port}`, grpc.credentials.createInsecure());
+    const identity = (b: Buffer): Buffer => b;
+    const call = (path: string, request: Buffer): Promise<number> =>
+      new Promise((resolve) =>
+        client.makeUnaryRequest(path, identity, identity, request, { deadline: new Date(Date.now() + 3000) }, (err) => resolve(err?.code ?? 0)),
+      );
+    try {
+      assert.equal(await call('/meshbench.v1.Bench/Nope', Buffer.alloc(0)), grpc.status.UNIMPLEMENTED);
+      assert.equal(await call('/meshbench.v1.Bench/Unary', Buffer.from([0xff, 0xff, 0xff])), grpc.status.INTERNAL);
+      assert.equal(await call('/meshbench.v1.Bench/Unary', Buffer.alloc(0)), grpc.status.OK);
+    } finally {
+      client.close();
+    }
+    const stats = await grpcLocalStats(plain.port);
+    assert.equal(stats.calls, 1);
+    assert.deepEqual(stats.statuses, { 0: 1 });
   });
 
   it('survives malformed input and connection floods, answering the next client as before', async () => {
