@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { InputError, type InputProblem } from '../errors.ts';
 import { CELLS_FILE, readCellLines, RESULT_FILE, type CellLines } from '../results/files.ts';
 import { RESULT_SCHEMA, type RunResult } from '../results/types.ts';
+import { formatPath } from '../scenario/schema.ts';
 import { MESH_NAMES, PROTOCOLS } from '../scenario/types.ts';
 import { analyseRun } from './analyse.ts';
 import { decodeLatencyHistogram } from './latency.ts';
@@ -94,14 +95,8 @@ const resultSchema = z.looseObject({
   notes: z.array(z.string()),
 });
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  let text = '';
-  for (const key of path) {
-    if (typeof key === 'number') text += `[${key}]`;
-    else text += text === '' ? String(key) : `.${String(key)}`;
-  }
-  return text;
-}
+// Field paths are spelled as in scenario problems (`cells[3].load.p50`).
+export { formatPath };
 
 function problemMessage(issue: z.core.$ZodIssue): string {
   const missing = /^Invalid input: expected (.+), received undefined$/.exec(issue.message);

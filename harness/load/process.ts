@@ -4,11 +4,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TIMEOUT_MS } from './spec.ts';
 import type { DriverOutcome, LoadSpec } from './types.ts';
+import { TSX_LOADER } from '../tsx.ts';
 
 export const DRIVER_MAIN_PATH = fileURLToPath(new URL('./driverMain.ts', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** tsx's ESM loader by absolute URL, so the child resolves it whatever its cwd. */
-export const TSX_LOADER_URL = import.meta.resolve('tsx');
+export const TSX_LOADER_URL = TSX_LOADER;
 
 /** Process start-up (tsx compile) + connection set-up, on top of the load's own time. */
 const PROCESS_SLACK_MS = 30_000;

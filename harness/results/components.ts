@@ -4,6 +4,7 @@
 import { median } from 'simple-statistics';
 import type { ComponentRole } from '../mesh/types.ts';
 import type { MeshName, Protocol } from '../scenario/types.ts';
+import { formatUs } from './format.ts';
 import type { CellResult, ComponentResult, RunResult } from './types.ts';
 
 export interface ComponentTable {
@@ -19,9 +20,7 @@ export const MAX_COMPONENT_ROWS = 12;
 const ROLE_ORDER: ComponentRole[] = ['client-app', 'client-sidecar', 'node-proxy', 'server-sidecar', 'server-app'];
 
 function fmtUs(us: number | undefined): string {
-  if (us === undefined || !Number.isFinite(us)) return '—';
-  if (us < 1000) return `${us < 10 ? us.toFixed(1) : Math.round(us)} µs`;
-  return `${(us / 1000).toPrecision(3)} ms`;
+  return us === undefined || !Number.isFinite(us) ? '—' : formatUs(us);
 }
 
 function fmtMiB(bytes: number | undefined): string {

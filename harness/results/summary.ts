@@ -15,6 +15,7 @@ import { computeOverhead } from '../analysis/overhead.ts';
 import { planCells } from '../scenario/plan.ts';
 import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
 import { componentTables, probeCostNote } from './components.ts';
+import { formatRps, formatUs, latencyScale, rpsScale, scaled, type Scale } from './format.ts';
 import { scalingNotes, scalingTables } from './scalingTables.ts';
 import { chainNotes, chainTables } from './chainTables.ts';
 import type { CellResult, MeshOverhead, RunResult } from './types.ts';
@@ -296,48 +297,8 @@ function overheadLookup(result: RunResult) {
 // ---------------------------------------------------------------------------------------
 // Numbers for humans
 
-interface Scale {
-  unit: string;
-  divisor: number;
-  decimals: number;
-}
-
-/** Unit and precision for a latency in µs (see the conventions at the top). */
-function latencyScale(us: number): Scale {
-  const magnitude = Math.abs(us);
-  if (Number(magnitude.toFixed(1)) < 10) return { unit: 'µs', divisor: 1, decimals: 1 };
-  if (Number(magnitude.toFixed(0)) < 1000) return { unit: 'µs', divisor: 1, decimals: 0 };
-  const ms = magnitude / 1000;
-  const msDecimals = threeSignificantDecimals(ms);
-  if (Number(ms.toFixed(msDecimals)) < 1000) return { unit: 'ms', divisor: 1000, decimals: msDecimals };
-  return { unit: 's', divisor: 1_000_000, decimals: threeSignificantDecimals(magnitude / 1_000_000) };
-}
-
-function rpsScale(rps: number): Scale {
-  return { unit: 'req/s', divisor: 1, decimals: Math.abs(rps) < 100 ? 1 : 0 };
-}
-
-/** Decimals that show three significant digits of a value ≥ 1 (after rounding). */
-function threeSignificantDecimals(value: number): number {
-  if (Number(value.toFixed(2)) < 10) return 2;
-  if (Number(value.toFixed(1)) < 100) return 1;
-  return 0;
-}
-
-function scaled(value: number, scale: Scale): string {
-  return (value / scale.divisor).toFixed(scale.decimals);
-}
-
-/** `812 µs`, `1.23 ms`, `2.00 s`. */
-export function formatUs(us: number): string {
-  const scale = latencyScale(us);
-  return `${scaled(us, scale)} ${scale.unit}`;
-}
-
-/** `300`, `12.5`: a rate in req/s, without the unit. */
-export function formatRps(rps: number): string {
-  return scaled(rps, rpsScale(rps));
-}
+// Latencies and rates in one spelling for every view (harness/results/format.ts).
+export { formatRps, formatUs };
 
 /** A duration in ms as the scenario would say it: `10 s`, `1.5 s`, `500 ms`, `0 s`. */
 function formatMs(ms: number): string {

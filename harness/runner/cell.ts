@@ -22,12 +22,8 @@ import { chainHops, chainOf, serverAppCounters } from './chain.ts';
 
 export const SERVICE_PORT = 80;
 export const APP_PORT = 8080;
-const TSX_LOADER = import.meta.resolve('tsx');
-
-/** Node processes the harness starts in pods run TypeScript through tsx, resolved absolutely. */
-export function tsNodeArgv(entry: string, args: string[]): string[] {
-  return [process.execPath, '--import', TSX_LOADER, entry, ...args];
-}
+/** Node processes the harness starts in pods run TypeScript through tsx (harness/tsx.ts). */
+export { tsNodeArgv } from '../tsx.ts';
 
 /**
  * Runs fn over items with at most `limit` at once (proxies and apps start in parallel,

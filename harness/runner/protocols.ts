@@ -6,15 +6,13 @@ import { driverCommand } from '../load/index.ts';
 import type { LoadSpec } from '../load/types.ts';
 import type { GrpcLoadSpec } from '../load/grpcSpec.ts';
 import type { ProxyProtocol } from '../proxy/types.ts';
+import { tsNodeArgv } from '../tsx.ts';
 import type { GrpcSettings, Protocol, Scenario } from '../scenario/types.ts';
 import { workloadServerArgv, workloadServerInfo, workloadServerOf, type WorkloadServerInfo } from '../workload/servers.ts';
 
-const TSX_LOADER = import.meta.resolve('tsx');
 const entry = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
 
-function nodeArgv(script: string, args: string[]): string[] {
-  return [process.execPath, '--import', TSX_LOADER, script, ...args];
-}
+const nodeArgv = tsNodeArgv;
 
 export interface WorkloadKind {
   readonly protocol: Protocol;

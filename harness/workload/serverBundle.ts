@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TSX_LOADER } from '../tsx.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE_CACHE_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'meshbench');
@@ -25,7 +26,7 @@ type Esbuild = typeof import('esbuild');
 
 /** esbuild as tsx resolves it (it is tsx's dependency, not a direct one of meshbench). */
 function loadEsbuild(): Esbuild {
-  return createRequire(import.meta.resolve('tsx'))('esbuild') as Esbuild;
+  return createRequire(TSX_LOADER)('esbuild') as Esbuild;
 }
 
 const bundles = new Map<string, string>();

@@ -6,13 +6,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { run } from '../../harness/exec.ts';
 import { SockLb } from '../../harness/mesh/sockLb.ts';
-import { LocalCluster, type Placement } from '../../harness/platform/local/cluster.ts';
 import { bpfPinDir, serviceVip } from '../../harness/platform/local/names.ts';
-import { netnsPids } from '../../harness/platform/local/teardown.ts';
-import { Haproxy } from '../../harness/proxy/haproxy.ts';
-import { bringUp, type LiveCell } from '../../harness/runner/cell.ts';
-import type { MeshName } from '../../harness/scenario/types.ts';
-import { assertNothingLeft, requestsFromPod, requireRoot, testRun, testScenario } from './helpers.ts';
+import type { LiveCell } from '../../harness/runner/cell.ts';
+import { iptablesRuleCount, processNamesInNetns, withCell } from './datapath-helpers.ts';
+import { assertNothingLeft, requestsFromPod, requireRoot } from './helpers.ts';
 
 const SERVICES = 2;
 const REQUESTS_PER_SERVICE = 5;
@@ -24,36 +21,6 @@ async function serverStats(live: LiveCell, podIndex: number): Promise<{ requests
     netns: live.cluster.node.netns,
   });
   return JSON.parse(r.stdout);
-}
-
-async function iptablesRuleCount(where: Placement, cluster: LocalCluster): Promise<number> {
-  const r = await cluster.exec(where, 'iptables-save', []);
-  return r.stdout.split('\n').filter((l) => l.startsWith('-A')).length;
-}
-
-async function processNamesInNetns(netns: string): Promise<string[]> {
-  const names: string[] = [];
-  for (const pid of await netnsPids(netns)) {
-    try {
-      const { readFileSync } = await import('node:fs');
-      names.push(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      /* exited */
-    }
-  }
-  return names;
-}
-
-async function withCell(mesh: MeshName, check: (live: LiveCell) => Promise<void>): Promise<void> {
-  const { runId, state } = testRun();
-  const cluster = new LocalCluster(runId, state);
-  try {
-    const live = await bringUp({ mesh, services: SERVICES }, { runId, state, proxy: new Haproxy(), scenario: testScenario() }, cluster);
-    await check(live);
-  } finally {
-    await cluster.down();
-    state.close();
-  }
 }
 
 async function sendToEveryService(live: LiveCell): Promise<void> {
@@ -75,7 +42,7 @@ describe('data paths', () => {
   after(assertNothingLeft);
 
   test('baseline: iptables DNAT on the node, replies un-NATed by the node conntrack', async () => {
-    await withCell('baseline', async (live) => {
+    await withCell({ mesh: 'baseline', services: SERVICES }, async (live) => {
       await sendToEveryService(live);
       const counters = await live.mesh.pathCounters();
       for (const s of live.services) assert.equal(counters[`dnat-connections:${s.name}`], REQUESTS_PER_SERVICE);
@@ -91,7 +58,7 @@ describe('data paths', () => {
   });
 
   test('sidecar: client sidecar → server sidecar → server, both sidecars count every request', async () => {
-    await withCell('sidecar', async (live) => {
+    await withCell({ mesh: 'sidecar', services: SERVICES }, async (live) => {
       await sendToEveryService(live);
       const counters = await live.mesh.pathCounters();
       assert.equal(counters['client-1/sidecar:outbound'], SERVICES * REQUESTS_PER_SERVICE);
@@ -113,7 +80,7 @@ describe('data paths', () => {
   });
 
   test('ebpf: connect4 rewrites the VIP to the node proxy; no iptables rules at all', async () => {
-    await withCell('ebpf', async (live) => {
+    await withCell({ mesh: 'ebpf', services: SERVICES }, async (live) => {
       await sendToEveryService(live);
       for (const where of [live.cluster.node, live.client, ...live.servers]) {
         assert.equal(await iptablesRuleCount(where, live.cluster), 0, `iptables rules in ${where.name}`);
@@ -133,7 +100,7 @@ describe('data paths', () => {
   });
 
   test('ebpf-l4: connect4 straight to the backend; no proxy process, the server sees the client pod', async () => {
-    await withCell('ebpf-l4', async (live) => {
+    await withCell({ mesh: 'ebpf-l4', services: SERVICES }, async (live) => {
       await sendToEveryService(live);
       const counters = await live.mesh.pathCounters();
       for (const s of live.services) assert.equal(counters[`bpf-connect4-rewrites:${s.vip}:${s.port}`], REQUESTS_PER_SERVICE);

@@ -12,15 +12,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { SockLb } from '../../harness/mesh/sockLb.ts';
-import { LocalCluster, type Placement } from '../../harness/platform/local/cluster.ts';
 import { bpfPinDir } from '../../harness/platform/local/names.ts';
-import { netnsPids } from '../../harness/platform/local/teardown.ts';
-import { Haproxy } from '../../harness/proxy/haproxy.ts';
-import { bringUp, type LiveCell } from '../../harness/runner/cell.ts';
+import type { LiveCell } from '../../harness/runner/cell.ts';
 import type { MeshName } from '../../harness/scenario/types.ts';
 import { GRPC_STATUS } from '../../harness/workload/grpcMessages.ts';
 import { grpcCallsFromPod, grpcDriverInPod, grpcServerStats } from './grpc-helpers.ts';
-import { assertNothingLeft, requireRoot, testRun, testScenario } from './helpers.ts';
+import { iptablesRuleCount, processNamesInNetns, withCell } from './datapath-helpers.ts';
+import { assertNothingLeft, requireRoot, testScenario } from './helpers.ts';
 
 const SERVICES = 2;
 const CALLS = 5;
@@ -30,35 +28,12 @@ const CALLS_PER_SERVICE = 4 * CALLS;
 /** …over four connections: one per client in each of the two passes (unary, stream). */
 const CONNECTIONS_PER_SERVICE = 4;
 
-async function iptablesRuleCount(where: Placement, cluster: LocalCluster): Promise<number> {
-  const r = await cluster.exec(where, 'iptables-save', []);
-  return r.stdout.split('\n').filter((l) => l.startsWith('-A')).length;
-}
-
-async function processNames(netns: string): Promise<string[]> {
-  const names: string[] = [];
-  for (const pid of await netnsPids(netns)) {
-    try {
-      names.push(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      /* exited */
-    }
-  }
-  return names;
-}
-
 async function withGrpcCell(mesh: MeshName, check: (live: LiveCell) => Promise<void>): Promise<void> {
-  const { runId, state } = testRun();
-  const cluster = new LocalCluster(runId, state);
-  try {
-    const scenario = testScenario({ protocols: ['grpc'], grpc: { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 } });
-    const live = await bringUp({ mesh, services: SERVICES, protocol: 'grpc' }, { runId, state, proxy: new Haproxy(), scenario }, cluster);
+  const scenario = testScenario({ protocols: ['grpc'], grpc: { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 } });
+  await withCell({ mesh, services: SERVICES, protocol: 'grpc' }, async (live) => {
     assert.equal(live.workload.protocol, 'grpc');
     await check(live);
-  } finally {
-    await cluster.down();
-    state.close();
-  }
+  }, scenario);
 }
 
 /** Unary and streaming calls to every service from the client pod; every one answered OK, to the VIP. */
@@ -138,7 +113,7 @@ describe('gRPC data paths', () => {
       for (let i = 0; i < SERVICES; i++) assert.deepEqual((await grpcServerStats(live, i)).peers, { [live.client.ip]: CALLS_PER_SERVICE });
       assert.equal(live.mesh.components().length, 0);
       for (const netns of [live.cluster.node.netns, live.client.netns, ...live.servers.map((p) => p.netns)]) {
-        assert.ok(!(await processNames(netns)).includes('haproxy'), `a proxy runs in ${netns}`);
+        assert.ok(!(await processNamesInNetns(netns)).includes('haproxy'), `a proxy runs in ${netns}`);
       }
       for (const where of [live.cluster.node, live.client, ...live.servers]) assert.equal(await iptablesRuleCount(where, live.cluster), 0);
     });

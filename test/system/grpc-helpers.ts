@@ -9,8 +9,8 @@ import type { GrpcLoadSpec } from '../../harness/load/grpcSpec.ts';
 import type { LocalCluster, Placement } from '../../harness/platform/local/cluster.ts';
 import type { LiveCell } from '../../harness/runner/cell.ts';
 import type { GrpcWorkloadStats } from '../../harness/workload/grpcServer.ts';
+import { TSX_LOADER as TSX } from '../../harness/tsx.ts';
 
-const TSX = import.meta.resolve('tsx');
 const POD_CLIENT = fileURLToPath(new URL('./grpcPodClient.ts', import.meta.url));
 const GRPC_DRIVER_MAIN = fileURLToPath(new URL('../../harness/load/grpcDriverMain.ts', import.meta.url));
 

@@ -3,10 +3,9 @@
 // CLI, Cilium's Helm values, and the pinned versions. (These run for real only where docker
 // and kind exist: npm run test:e2e-kind.)
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { InputError } from '../../harness/errors.ts';
@@ -18,19 +17,8 @@ import {
 } from '../../harness/platform/kubernetes/kindConfig.ts';
 import { kindClusterName, parseKindClusterName } from '../../harness/platform/kubernetes/names.ts';
 import { PINNED_VERSIONS, meshVersions, versionsAsEnv } from '../../harness/platform/kubernetes/versions.ts';
+import { matchSnapshot } from '../snapshot.ts';
 
-const SNAPSHOTS = join(dirname(fileURLToPath(import.meta.url)), '__snapshots__');
-
-function matchSnapshot(name: string, actual: string): void {
-  const file = join(SNAPSHOTS, name);
-  if (process.env.UPDATE_SNAPSHOTS === '1') {
-    mkdirSync(SNAPSHOTS, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  assert.ok(existsSync(file), `no snapshot ${file}; run with UPDATE_SNAPSHOTS=1 to write it`);
-  assert.equal(actual, readFileSync(file, 'utf8'), `${name} differs from its snapshot (UPDATE_SNAPSHOTS=1 to accept)`);
-}
 
 describe('kind-configs/', () => {
   test('exactly the four shapes: one node, three nodes, each with a Cilium variant', () => {

@@ -5,9 +5,6 @@
 // Snapshots live in test/unit/__snapshots__/kube-*.yaml; after an intended change,
 // regenerate them with UPDATE_SNAPSHOTS=1 and review the diff.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1';
@@ -19,19 +16,8 @@ import { createKubeMesh } from '../../harness/mesh/index.ts';
 import { CELL_LABEL, PROBES_NAME, RUN_LABEL, cellNamespace } from '../../harness/platform/kubernetes/names.ts';
 import { cellId } from '../../harness/scenario/plan.ts';
 import { MESH_NAMES, type LoadSettings, type MeshName } from '../../harness/scenario/types.ts';
+import { matchSnapshot } from '../snapshot.ts';
 
-const SNAPSHOTS = join(dirname(fileURLToPath(import.meta.url)), '__snapshots__');
-
-function matchSnapshot(name: string, actual: string): void {
-  const file = join(SNAPSHOTS, name);
-  if (process.env.UPDATE_SNAPSHOTS === '1') {
-    mkdirSync(SNAPSHOTS, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  assert.ok(existsSync(file), `no snapshot ${file}; run with UPDATE_SNAPSHOTS=1 to write it`);
-  assert.equal(actual, readFileSync(file, 'utf8'), `${name} differs from its snapshot (UPDATE_SNAPSHOTS=1 to accept)`);
-}
 
 const RUN_ID = 'ab12c';
 const LOAD: LoadSettings = { model: 'open', rate: 300, connections: 4, durationMs: 10_000, warmupMs: 2_000, driver: 'autocannon' };

@@ -3,28 +3,14 @@
 // Snapshots live in test/unit/__snapshots__/ and are compared exactly; after an intended
 // change, regenerate them with UPDATE_SNAPSHOTS=1 and review the diff.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { computeOverhead } from '../../harness/analysis/overhead.ts';
 import { formatRps, formatUs, renderSummaryMarkdown, renderTerminalTable } from '../../harness/results/summary.ts';
 import { RESULT_SCHEMA, type CellResult, type RunResult } from '../../harness/results/types.ts';
 import { planCells } from '../../harness/scenario/plan.ts';
 import type { Cell, Scenario } from '../../harness/scenario/types.ts';
+import { matchSnapshot } from '../snapshot.ts';
 
-const SNAPSHOTS = join(dirname(fileURLToPath(import.meta.url)), '__snapshots__');
-
-function matchSnapshot(name: string, actual: string): void {
-  const file = join(SNAPSHOTS, name);
-  if (process.env.UPDATE_SNAPSHOTS === '1') {
-    mkdirSync(SNAPSHOTS, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  assert.ok(existsSync(file), `no snapshot ${file}; run with UPDATE_SNAPSHOTS=1 to write it`);
-  assert.equal(actual, readFileSync(file, 'utf8'), `${name} differs from its snapshot (UPDATE_SNAPSHOTS=1 to accept)`);
-}
 
 interface Figures {
   p50: number;
