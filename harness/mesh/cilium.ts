@@ -1,6 +1,7 @@
 // What the two Cilium meshes (ebpf, ebpf-l4) share on Kubernetes: the per-node Envoy (the cilium-envoy DaemonSet) as a
 // component, and the agent's L7 counter that proves whether requests went through it.
-import type { MeshContainer, PathCounter } from './types.ts';
+import type { Manifest } from '../platform/kubernetes/manifests.ts';
+import type { KubeMesh, MeshContainer, MeshManifestContext, PathCounter } from './types.ts';
 
 export const CILIUM_NAMESPACE = 'kube-system';
 export const CILIUM_AGENT_SELECTOR = 'k8s-app=cilium';
@@ -24,4 +25,31 @@ export function l7ForwardedCounter(): PathCounter {
     metric: 'cilium_policy_l7_total',
     labels: { rule: 'forwarded' },
   };
+}
+
+/**
+ * The Kubernetes part both Cilium meshes share: no sidecar injection, the node's Envoy
+ * watched (an idle one off the path should cost nothing, and the figures show it), its L7
+ * counter read. A mesh adds its objects (ebpf: the L7 policy that puts Envoy on the path).
+ */
+export abstract class CiliumKubeMesh implements KubeMesh {
+  abstract readonly name: string;
+  abstract readonly path: string;
+  abstract objects(ctx: MeshManifestContext): Manifest[];
+
+  namespaceLabels(): Record<string, string> {
+    return { 'istio-injection': 'disabled' };
+  }
+
+  containers(): MeshContainer[] {
+    return [nodeEnvoyContainer()];
+  }
+
+  pathCounters(): PathCounter[] {
+    return [l7ForwardedCounter()];
+  }
+
+  notes(): string[] {
+    return [];
+  }
 }

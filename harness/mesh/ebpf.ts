@@ -12,7 +12,7 @@ import { CiliumNetworkPolicy } from '../platform/kubernetes/ciliumPolicy.ts';
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import { bpfPinDir } from '../platform/local/names.ts';
 import type { RunningProxy } from '../proxy/types.ts';
-import { l7ForwardedCounter, nodeEnvoyContainer } from './cilium.ts';
+import { CiliumKubeMesh } from './cilium.ts';
 import { loadSockLb, type SockLb, type SockLbService } from './sockLb.ts';
 import { serviceRoutes } from './sidecar.ts';
 import {
@@ -82,14 +82,10 @@ export class EbpfMesh implements Mesh {
   }
 }
 
-export class EbpfKubeMesh implements KubeMesh {
+export class EbpfKubeMesh extends CiliumKubeMesh {
   readonly name = 'ebpf';
   readonly path = 'client → (eBPF socket LB) → per-node Envoy on the server node (L7 policy) → server';
   readonly provenBy = { counter: 'node-proxy.l7-forwarded', note: 'no request counted by the node proxy: the L7 path is not proven' };
-
-  namespaceLabels(): Record<string, string> {
-    return { 'istio-injection': 'disabled' };
-  }
 
   objects(ctx: MeshManifestContext): Manifest[] {
     return [
@@ -107,18 +103,6 @@ export class EbpfKubeMesh implements KubeMesh {
         },
       }),
     ];
-  }
-
-  containers(): MeshContainer[] {
-    return [nodeEnvoyContainer()];
-  }
-
-  pathCounters(): PathCounter[] {
-    return [l7ForwardedCounter()];
-  }
-
-  notes(): string[] {
-    return [];
   }
 }
 

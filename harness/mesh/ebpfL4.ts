@@ -6,10 +6,10 @@
 // resolved at connect() by the socket LB), no L7 policy, so no proxy on the path. The L7
 // counter is read to show it stays at zero.
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
-import { l7ForwardedCounter, nodeEnvoyContainer } from './cilium.ts';
+import { CiliumKubeMesh } from './cilium.ts';
 import type { SockLb } from './sockLb.ts';
 import { installSockLb, rewriteCounters } from './ebpf.ts';
-import type { Component, KubeMesh, Mesh, MeshContainer, MeshContext, MeshModule, PathCounter } from './types.ts';
+import type { Component, Mesh, MeshContext, MeshModule } from './types.ts';
 
 export class EbpfL4Mesh implements Mesh {
   readonly name = 'ebpf-l4' as const;
@@ -38,24 +38,10 @@ export class EbpfL4Mesh implements Mesh {
   }
 }
 
-export class EbpfL4KubeMesh implements KubeMesh {
+export class EbpfL4KubeMesh extends CiliumKubeMesh {
   readonly name = 'ebpf-l4';
   readonly path = 'client → (eBPF socket LB rewrites the VIP at connect) → server';
-
-  namespaceLabels(): Record<string, string> {
-    return { 'istio-injection': 'disabled' };
-  }
   objects(): Manifest[] {
-    return [];
-  }
-  containers(): MeshContainer[] {
-    // Watched although off the path: an idle node proxy should cost nothing, and the figures show it.
-    return [nodeEnvoyContainer()];
-  }
-  pathCounters(): PathCounter[] {
-    return [l7ForwardedCounter()];
-  }
-  notes(): string[] {
     return [];
   }
 }
@@ -70,6 +56,8 @@ export const ebpfL4: MeshModule<'ebpf-l4'> = {
     cluster: 'cilium',
     flavour: 'cilium',
     kindTool: { tool: 'cilium', why: 'installs Cilium for the ebpf meshes' },
+    // mtls: node-to-node encryption (Cilium's WireGuard or IPsec); this host's kernel may lack both.
+    mtlsLocal: ['kernel-encryption'],
   },
   local: () => new EbpfL4Mesh(),
   kube: () => new EbpfL4KubeMesh(),
