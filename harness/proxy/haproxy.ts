@@ -6,11 +6,9 @@ import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { run } from '../exec.ts';
-import type { LocalCluster, Placement } from '../platform/local/cluster.ts';
-import { LIVE_RUNS_DIR } from '../platform/local/names.ts';
 import { waitForStatsSocket } from './ready.ts';
 import {
-  DEFAULT_PROXY_TUNING, type Endpoint, type Proxy, type ProxyConfig, type ProxyStats, type ProxyTuning, type RunningProxy,
+  DEFAULT_PROXY_TUNING, type Endpoint, type Proxy, type ProxyConfig, type ProxyHost, type ProxyPlacement, type ProxyStats, type ProxyTuning, type RunningProxy,
   type ServiceRoute,
 } from './types.ts';
 
@@ -132,20 +130,18 @@ export class Haproxy implements Proxy {
   }
 
   async start(
-    cluster: LocalCluster,
-    where: Placement,
+    host: ProxyHost,
+    where: ProxyPlacement,
     config: ProxyConfig,
     options: { uid?: number; tuning?: ProxyTuning },
   ): Promise<RunningProxy> {
     // Unix socket paths are limited to 108 bytes, so the proxy's files live under /run.
-    const dir = join(LIVE_RUNS_DIR, cluster.runId, config.id);
-    cluster.state.register({ kind: 'dir', path: join(LIVE_RUNS_DIR, cluster.runId) });
-    mkdirSync(dir, { recursive: true });
+    const dir = host.proxyDir(config.id);
     if (options.uid !== undefined) chownSync(dir, options.uid, options.uid);
     const statsSocket = join(dir, 'stats.sock');
     const configPath = join(dir, 'haproxy.cfg');
     writeFileSync(configPath, renderHaproxyConfig(config, statsSocket, options.tuning ?? DEFAULT_PROXY_TUNING));
-    const proc = cluster.spawn(where, config.id, ['haproxy', '-db', '-f', configPath], {
+    const proc = host.spawn(where, config.id, ['haproxy', '-db', '-f', configPath], {
       cpus: 'pods',
       uid: options.uid,
     });

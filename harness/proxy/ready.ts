@@ -7,7 +7,7 @@
 // its whole TCP hash table for it).
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProcessHandle } from '../platform/local/cluster.ts';
+import type { ProxyProcess } from './types.ts';
 
 function answers(socketPath: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -25,7 +25,7 @@ function answers(socketPath: string, timeoutMs: number): Promise<boolean> {
 }
 
 /** Resolves once the proxy's stats socket answers; rejects when the proxy exits first or time runs out. */
-export async function waitForStatsSocket(socketPath: string, proc: ProcessHandle, timeoutMs: number): Promise<void> {
+export async function waitForStatsSocket(socketPath: string, proc: ProxyProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void proc.exited.then(() => (exited = true));

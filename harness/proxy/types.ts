@@ -1,7 +1,35 @@
 // The L7 proxy every mesh that needs one runs: configured from a service map, started in a
 // pod or on the node, asked for its counters, stopped. HAProxy from Debian is the one this
 // host has; Envoy can be added as another implementation where its binary exists.
-import type { LocalCluster, Placement, ProcessHandle } from '../platform/local/cluster.ts';
+
+/** Where a proxy runs, as the platform names it (a pod, a node). */
+export interface ProxyPlacement {
+  readonly name: string;
+}
+
+/** The process a platform started a proxy as. */
+export interface ProxyProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Its own cgroup v2 directory: what the probes and the CPU accounting watch. */
+  readonly cgroupV2: string;
+  readonly placement: ProxyPlacement;
+  readonly exited: Promise<unknown>;
+  stderrTail(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * What a proxy implementation needs of the platform it runs on: a run-owned directory for
+ * its files (registered for cleanup; short, as unix socket paths must be) and a way to start
+ * a process in a pod or on a node with the system under test's CPUs. The local platform's
+ * cluster is one; the proxy knows nothing else of it.
+ */
+export interface ProxyHost {
+  readonly runId: string;
+  proxyDir(id: string): string;
+  spawn(where: ProxyPlacement, name: string, argv: readonly string[], options: { cpus: 'pods'; uid?: number }): ProxyProcess;
+}
 
 export interface Endpoint {
   ip: string;
@@ -92,7 +120,7 @@ export interface ProxyStats {
 
 export interface RunningProxy {
   readonly config: ProxyConfig;
-  readonly process: ProcessHandle;
+  readonly process: ProxyProcess;
   stats(): Promise<ProxyStats>;
 }
 
@@ -101,8 +129,8 @@ export interface Proxy {
   readonly name: string;
   version(): Promise<string>;
   start(
-    cluster: LocalCluster,
-    where: Placement,
+    host: ProxyHost,
+    where: ProxyPlacement,
     config: ProxyConfig,
     options: { uid?: number; tuning?: ProxyTuning },
   ): Promise<RunningProxy>;

@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, type RunResult } from '../../exec.ts';
 import { HostError } from '../../errors.ts';
@@ -19,6 +20,7 @@ import {
   BPFFS_ROOT, CGROUP_V1_MEMORY_ROOT, CGROUP_V2_ROOT, NODE_IP, POD_GATEWAY, POD_CIDR, SERVICE_CIDR, cgroupV1MemoryDir, cgroupV2Dir, netnsName,
   nodeNetns, podIp, vethName,
 } from './names.ts';
+import { LIVE_RUNS_DIR } from './names.ts';
 import { StateFile, processStartTime, type Resource } from './state.ts';
 import { killProcessGroup, removeResource } from './teardown.ts';
 import { removeNetnsMany } from './bulkTeardown.ts';
@@ -119,6 +121,15 @@ export class LocalCluster {
   }
 
   /** The run's cgroup v2 directory: eBPF socket programs attached here see exactly the run's pods. */
+  /** A run-owned directory for a proxy's files under /run (unix socket paths are limited to 108 bytes), registered for cleanup. */
+  proxyDir(id: string): string {
+    const runDir = join(LIVE_RUNS_DIR, this.runId);
+    this.state.register({ kind: 'dir', path: runDir });
+    const dir = join(runDir, id);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
   get cgroupV2Root(): string {
     return cgroupV2Dir(this.runId);
   }
