@@ -33,7 +33,8 @@ export class BaselineMesh implements Mesh {
 
   async install(ctx: MeshContext): Promise<void> {
     this.ctx = ctx;
-    await ctx.cluster.iptablesRestore(ctx.cluster.node, renderServiceDnatRules(ctx.cluster.runId, ctx.services));
+    // kube-proxy runs on every node: a pod's connection is DNATed on its own node.
+    for (const node of ctx.cluster.nodes) await ctx.cluster.iptablesRestore(node, renderServiceDnatRules(ctx.cluster.runId, ctx.services));
   }
 
   async attach(): Promise<void> {}
@@ -42,15 +43,21 @@ export class BaselineMesh implements Mesh {
     return [];
   }
 
-  /** Connections DNATed per service: packet counts of the nat rules (nat sees a connection's first packet only). */
+  /**
+   * Connections DNATed per service: packet counts of the nat rules (nat sees a connection's
+   * first packet only), per node (the first's keys unprefixed, the second's `node2/…`).
+   */
   async pathCounters(): Promise<Record<string, number>> {
     const ctx = this.ctx!;
     const chain = chainName(ctx.cluster.runId, 'SERVICES');
-    const r = await run('iptables', ['-t', 'nat', '-L', chain, '-n', '-v', '-x'], { netns: ctx.cluster.node.netns });
     const counters: Record<string, number> = {};
-    for (const line of r.stdout.split('\n')) {
-      const m = /^\s*(\d+)\s+\d+\s+DNAT.*\/\* (\S+) \*\//.exec(line);
-      if (m) counters[`dnat-connections:${m[2]}`] = (counters[`dnat-connections:${m[2]}`] ?? 0) + Number(m[1]);
+    for (const node of ctx.cluster.nodes) {
+      const prefix = node.index === 0 ? '' : `${node.name}/`;
+      const r = await run('iptables', ['-t', 'nat', '-L', chain, '-n', '-v', '-x'], { netns: node.netns });
+      for (const line of r.stdout.split('\n')) {
+        const m = /^\s*(\d+)\s+\d+\s+DNAT.*\/\* (\S+) \*\//.exec(line);
+        if (m) counters[`${prefix}dnat-connections:${m[2]}`] = (counters[`${prefix}dnat-connections:${m[2]}`] ?? 0) + Number(m[1]);
+      }
     }
     return counters;
   }

@@ -12,6 +12,7 @@ import { CiliumNetworkPolicy } from '../platform/kubernetes/ciliumPolicy.ts';
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import { bpfPinDir } from '../platform/local/names.ts';
 import type { RunningProxy } from '../proxy/types.ts';
+import type { NodeHost } from '../platform/local/nodes.ts';
 import { CiliumKubeMesh } from './cilium.ts';
 import { loadSockLb, type SockLb, type SockLbService } from './sockLb.ts';
 import { serviceRoutes } from './sidecar.ts';
@@ -20,10 +21,14 @@ import {
   type MeshManifestContext, type MeshModule, type PathCounter,
 } from './types.ts';
 
-/** Attaches the socket LB to the run's cgroup with the given VIP → backend map; registered before creation. */
-export async function installSockLb(ctx: MeshContext, services: SockLbService[]): Promise<SockLb> {
-  const pinDir = bpfPinDir(ctx.cluster.runId, 'socklb');
-  const cgroupDir = ctx.cluster.cgroupV2Root;
+/**
+ * Attaches the socket LB with the given VIP → backend map to the run's cgroup, or with
+ * `node` to that node's pods' cgroup (one LB per node: each rewrites to its own node's
+ * proxy); registered before creation.
+ */
+export async function installSockLb(ctx: MeshContext, services: SockLbService[], node?: NodeHost): Promise<SockLb> {
+  const pinDir = bpfPinDir(ctx.cluster.runId, node && node.index > 0 ? `socklb-${node.name}` : 'socklb');
+  const cgroupDir = node ? node.podsCgroupV2 : ctx.cluster.cgroupV2Root;
   ctx.cluster.state.register({ kind: 'bpf-pin', path: bpfPinDir(ctx.cluster.runId) });
   ctx.cluster.state.register({ kind: 'bpf-attach', pinDir, cgroupDir });
   const lb = await loadSockLb(pinDir, cgroupDir);
@@ -41,43 +46,49 @@ export async function rewriteCounters(lb: SockLb): Promise<Record<string, number
 export class EbpfMesh implements Mesh {
   readonly name = 'ebpf' as const;
   readonly path = 'client → node proxy → server (eBPF cgroup/connect4 rewrites the VIP to the node proxy)';
-  private nodeProxy?: RunningProxy;
-  private lb?: SockLb;
-  private ctx?: MeshContext;
+  /** One node proxy and one socket LB per node (two nodes: each pod's connect goes to its own node's proxy). */
+  private readonly perNode: Array<{ node: NodeHost; proxy: RunningProxy; lb: SockLb }> = [];
 
   async install(ctx: MeshContext): Promise<void> {
-    this.ctx = ctx;
     const listeners = serviceRoutes(ctx.services).map((route, i) => ({
       listenPort: NODE_PROXY_PORT_BASE + ctx.services[i]!.index,
       route,
     }));
-    this.nodeProxy = await ctx.proxy.start(
-      ctx.cluster,
-      ctx.cluster.node,
-      { id: 'node-proxy', perService: { bindIp: ctx.cluster.node.ip, listeners } },
-      {},
-    );
-    this.lb = await installSockLb(
-      ctx,
-      ctx.services.map((s) => ({
-        vip: s.vip,
-        port: s.port,
-        backends: [{ ip: ctx.cluster.node.ip, port: NODE_PROXY_PORT_BASE + s.index }],
-      })),
-    );
+    for (const node of ctx.cluster.nodes) {
+      const proxy = await ctx.proxy.start(
+        ctx.cluster,
+        node,
+        { id: node.index === 0 ? 'node-proxy' : `${node.name}-proxy`, perService: { bindIp: node.ip, listeners } },
+        {},
+      );
+      const lb = await installSockLb(
+        ctx,
+        ctx.services.map((s) => ({
+          vip: s.vip,
+          port: s.port,
+          backends: [{ ip: node.ip, port: NODE_PROXY_PORT_BASE + s.index }],
+        })),
+        node,
+      );
+      this.perNode.push({ node, proxy, lb });
+    }
   }
 
   async attach(): Promise<void> {}
 
   components(): Component[] {
-    if (!this.nodeProxy || !this.ctx) return [];
-    return [{ id: 'node/node-proxy', role: 'node-proxy', pod: 'node', pid: this.nodeProxy.process.pid, cgroupV2: this.nodeProxy.process.cgroupV2 }];
+    return this.perNode.map(({ node, proxy }) => ({ id: `${node.name}/node-proxy`, role: 'node-proxy', pod: node.name, pid: proxy.process.pid, cgroupV2: proxy.process.cgroupV2 }));
   }
 
+  /** Per node (the first's keys unprefixed, as with one node; the second's `node2/…`): rewrites and requests per listener. */
   async pathCounters(): Promise<Record<string, number>> {
-    const stats = await this.nodeProxy!.stats();
-    const counters: Record<string, number> = await rewriteCounters(this.lb!);
-    for (const [listener, count] of Object.entries(stats.requestsByListener)) counters[`node-proxy:${listener}`] = count;
+    const counters: Record<string, number> = {};
+    for (const { node, proxy, lb } of this.perNode) {
+      const prefix = node.index === 0 ? '' : `${node.name}/`;
+      for (const [key, count] of Object.entries(await rewriteCounters(lb))) counters[`${prefix}${key}`] = count;
+      const stats = await proxy.stats();
+      for (const [listener, count] of Object.entries(stats.requestsByListener)) counters[`${prefix}node-proxy:${listener}`] = count;
+    }
     return counters;
   }
 }

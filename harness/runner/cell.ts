@@ -19,6 +19,7 @@ import type { CellFailure, CellResult, ComponentResult, LoadOutcome, ProbeRunInf
 import type { Cell, Scenario } from '../scenario/types.ts';
 import { HTTP1_WORKLOAD, workloadFor, type ServerHop, type WorkloadKind } from './protocols.ts';
 import { chainHops, chainOf, serverAppCounters } from './chain.ts';
+import { wireCounters } from '../platform/local/nodes.ts';
 
 export const SERVICE_PORT = 80;
 export const APP_PORT = 8080;
@@ -72,6 +73,15 @@ export interface LiveCell {
   workload: WorkloadKind;
 }
 
+/**
+ * Which node a service of chain position `hop` runs on (the client runs on the first):
+ * cross-node puts every callee on the other node than its caller's, so hop 1 is on the
+ * second node, hop 2 on the first, and so on; otherwise (same-node, one node) the first.
+ */
+export function nodeOfHop(scenario: Pick<Scenario, 'topology'>, hop: number): number {
+  return scenario.topology?.placement === 'cross-node' ? hop % 2 : 0;
+}
+
 export async function startServerApp(cluster: LocalCluster, pod: Pod, scenario: Scenario, workload: WorkloadKind = HTTP1_WORKLOAD, hop?: ServerHop): Promise<ProcessHandle> {
   const app = cluster.spawn(pod, 'server-app', workload.serverArgv(scenario, APP_PORT, hop), { cpus: 'pods' });
   await app.waitForLine((line) => line.includes('"ready"'), 30_000);
@@ -96,7 +106,7 @@ export async function bringUp(
   const hops = chainHops(cell.services, chainOf(cell));
   const [client, ...servers] = await cluster.addPods([
     { name: 'client-1', role: 'client' },
-    ...hops.map((h) => ({ name: `server-${h.service}`, role: 'server' as const })),
+    ...hops.map((h) => ({ name: `server-${h.service}`, role: 'server' as const, node: nodeOfHop(env.scenario, h.hop) })),
   ]);
   const services: Service[] = servers.map((pod, i) => ({
     name: `s${i + 1}`,
@@ -245,7 +255,7 @@ export function componentResults(components: Component[], figures?: ProbeFigures
 
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
   const startedAt = new Date().toISOString();
-  const cluster = new LocalCluster(env.runId, env.state);
+  const cluster = new LocalCluster(env.runId, env.state, env.scenario.topology?.nodes ?? 1);
   let failure: unknown;
   let probes: ProbeSession | undefined;
   try {
@@ -282,6 +292,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     let pathError: Error | undefined;
     try {
       path = await live.mesh.pathCounters();
+      // A chain's cells also count every hop at its server app (the baseline and ebpf-l4 proof).
+      if (cell.chain !== undefined) Object.assign(path, await serverAppCounters(cluster, live.servers, live.services));
+      // Two nodes: the wire's own counters (what crossed between the nodes).
+      Object.assign(path, await wireCounters(cluster.runId, cluster.nodes));
     } catch (error) {
       pathError = error as Error;
     }

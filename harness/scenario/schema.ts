@@ -381,7 +381,7 @@ const CLUSTER_KEY_PLATFORMS = {
   context: ['kubernetes'],
   image: ['kind', 'kubernetes'],
   kind: ['kind'],
-  placement: ['kind', 'kubernetes'],
+  placement: ['local', 'kind', 'kubernetes'],
   versions: ['kind', 'kubernetes'],
 } as const satisfies Record<string, readonly PlatformName[]>;
 const CLUSTER_KEYS = Object.keys(CLUSTER_KEY_PLATFORMS) as Array<keyof typeof CLUSTER_KEY_PLATFORMS>;
@@ -491,6 +491,7 @@ const scenarioShape = {
     isValid: (v) => (PROBE_NAMES as readonly unknown[]).includes(v),
     allowEmpty: true,
   }).default(() => [...PROBE_NAMES]),
+  nodes: z.unknown().optional(), // checked with the platform below: 1 or 2 on local only
   ...clusterShape,
 };
 
@@ -655,6 +656,23 @@ export const scenarioSchema = z
     },
     whenFieldsValid('platform', 'protocols', 'workload', 'services', 'chain'),
   )
+  .superRefine(
+    (s, ctx) => {
+      if (s.nodes !== undefined && s.platform !== 'local') {
+        ctx.addIssue({ code: 'custom', input: s.nodes, path: ['nodes'], message: `only with platform local (two nodes joined by a wire; kind: kind.nodes), got platform ${s.platform}` });
+      } else if (s.nodes !== undefined && s.nodes !== 1 && s.nodes !== 2) {
+        ctx.addIssue({ code: 'custom', input: s.nodes, path: ['nodes'], message: `must be 1 or 2 (nodes of the local platform, joined by a wire), got ${describe(s.nodes)}` });
+      } else if (s.platform === 'local' && s.placement !== undefined && s.nodes !== 2) {
+        ctx.addIssue({
+          code: 'custom',
+          input: s.placement,
+          path: ['placement'],
+          message: `only with nodes: 2 on platform local (or with platform kind or kubernetes), got nodes ${describe(s.nodes ?? 1)}; add nodes: 2 or leave placement out`,
+        });
+      }
+    },
+    whenFieldsValid('platform', 'placement'),
+  )
   .transform(
     (s): Scenario => ({
       name: s.name,
@@ -670,6 +688,7 @@ export const scenarioSchema = z
       repeats: s.repeats,
       probes: s.probes as ProbeName[],
       ...(s.idle ? { idleMs: s.idle / 1000 } : {}),
+      ...(s.platform === 'local' && s.nodes === 2 ? { topology: { nodes: 2 as const, placement: s.placement ?? 'same-node' } } : {}),
       ...(s.platform === 'local' ? {} : { cluster: clusterSettings(s) }),
     }),
   );

@@ -132,6 +132,21 @@ export interface Scenario {
   idleMs?: number;
   /** Present exactly when platform is kind or kubernetes. */
   cluster?: ClusterSettings;
+  /**
+   * Local platform only: two nodes joined by a wire (scenario `nodes: 2`) and where the pods
+   * go on them (`placement`). Absent: one node.
+   */
+  topology?: LocalTopology;
+}
+
+/**
+ * Two local nodes. same-node: every pod on the first (the second idles, its node proxy
+ * too); cross-node: the client on the first, each service on the other node than its
+ * caller's (hop 1 on the second, hop 2 on the first, …), so every call crosses the wire.
+ */
+export interface LocalTopology {
+  nodes: 2;
+  placement: Placement;
 }
 
 /** One measurement: a mesh × protocol × security × services combination in one repeat. */

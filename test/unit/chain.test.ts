@@ -9,6 +9,7 @@ import { mulberry32, standardNormal } from '../../harness/analysis/stats.ts';
 import { chainTables } from '../../harness/results/chainTables.ts';
 import type { CellResult, RunResult } from '../../harness/results/types.ts';
 import { chainHops } from '../../harness/runner/chain.ts';
+import { nodeOfHop } from '../../harness/runner/cell.ts';
 import { HTTP1_WORKLOAD } from '../../harness/runner/protocols.ts';
 import { estimateDurationMs, planCells } from '../../harness/scenario/plan.ts';
 import { validateScenario } from '../../harness/scenario/schema.ts';
@@ -157,5 +158,29 @@ describe('cost per hop', () => {
     assert.match(sidecarP50[2]!, /^\+2\d\d(\.\d)? \[\+2\d\d(\.\d)?, \+2\d\d(\.\d)?\] µs$/);
     assert.match(sidecarP50[3]!, /^\+(1\d\d|2\d\d)(\.\d)? \[/);
     assert.equal(tables[1]!.rows.find((r) => r[0] === 'baseline')![3], '(reference)');
+  });
+});
+
+describe('two local nodes (nodes, placement)', () => {
+  test('nodes: 2 with a placement is the topology; cross-node alternates the nodes hop by hop', () => {
+    const cross = scenarioOf({ nodes: 2, placement: 'cross-node', chain: [1, 2, 3] });
+    assert.deepEqual(cross.topology, { nodes: 2, placement: 'cross-node' });
+    assert.deepEqual([1, 2, 3].map((hop) => nodeOfHop(cross, hop)), [1, 0, 1]);
+    const same = scenarioOf({ nodes: 2 });
+    assert.deepEqual(same.topology, { nodes: 2, placement: 'same-node' });
+    assert.deepEqual([1, 2, 3].map((hop) => nodeOfHop(same, hop)), [0, 0, 0]);
+    assert.equal(scenarioOf({}).topology, undefined);
+    assert.equal(scenarioOf({ nodes: 1 }).topology, undefined);
+  });
+
+  test('bounds with field paths', () => {
+    const problems = (extra: Record<string, unknown>) => {
+      const r = validateScenario({ ...base, ...extra });
+      assert.ok(!r.ok);
+      return r.problems.map((p) => `${p.path}: ${p.message}`);
+    };
+    assert.deepEqual(problems({ nodes: 3 }), ['nodes: must be 1 or 2 (nodes of the local platform, joined by a wire), got 3']);
+    assert.deepEqual(problems({ placement: 'cross-node' }), ['placement: only with nodes: 2 on platform local (or with platform kind or kubernetes), got nodes 1; add nodes: 2 or leave placement out']);
+    assert.match(problems({ platform: 'kind', nodes: 2 }).join('\n'), /^nodes: only with platform local \(two nodes joined by a wire; kind: kind\.nodes\), got platform kind/m);
   });
 });

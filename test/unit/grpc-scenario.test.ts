@@ -88,7 +88,7 @@ describe('gRPC in scenarios', () => {
 
   test('a misplaced gRPC key says where it belongs', () => {
     assert.deepEqual(problemsOfText(`${BASE}protocols: [grpc]\nmethod: stream\n`), [
-      'method: unknown key "method" (it belongs under grpc; expected one of name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes)',
+      'method: unknown key "method" (it belongs under grpc; expected one of name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes, nodes)',
     ]);
   });
 

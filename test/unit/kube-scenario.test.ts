@@ -76,7 +76,7 @@ describe('refused, with field paths', () => {
     assert.deepEqual(problemsOf(`${BASE}context: lab\nkind: {nodes: 1}\nplacement: same-node\n`), [
       'context: only with platform kubernetes, got platform local',
       'kind: only with platform kind, got platform local',
-      'placement: only with platform kind or kubernetes, got platform local',
+      'placement: only with nodes: 2 on platform local (or with platform kind or kubernetes), got nodes 1; add nodes: 2 or leave placement out',
     ]);
     assert.deepEqual(problemsOf(`${BASE}platform: kind\ncontext: lab\n`), ['context: only with platform kubernetes, got platform kind']);
     assert.deepEqual(problemsOf(`${BASE}platform: kubernetes\ncontext: lab\nimage: m:1\nkind: {nodes: 3}\n`), ['kind: only with platform kind, got platform kubernetes']);
@@ -128,9 +128,9 @@ describe('refused, with field paths', () => {
     assert.equal(localKeys.includes('context'), false, 'a local scenario is not offered the cluster keys');
     const clusterKeys = `${localKeys}, context, image, kind, placement, versions`;
     assert.deepEqual(problemsOf(`${BASE}platform: kind\nnodes: 3\ncontex: lab\nkind: {workers: 2}\nversions: {linkerd: 2.14.0}\n`), [
+      'nodes: only with platform local (two nodes joined by a wire; kind: kind.nodes), got platform kind',
       'kind.workers: unknown key "workers" (expected one of nodes, config, nodeImage)',
       'versions.linkerd: unknown key "linkerd" (expected one of istio, cilium)',
-      `nodes: unknown key "nodes" (it belongs under kind; expected one of ${clusterKeys})`,
       `contex: unknown key "contex" (did you mean "context"? expected one of ${clusterKeys})`,
     ]);
     assert.deepEqual(problemsOf('name: x\nservices: [1]\nplatform: kind\nload: {rate: 1, duration: 1s, placement: cross-node}\n'), [

@@ -215,14 +215,14 @@ describe('problems, all at once, with field paths', () => {
     assert.deepEqual(await problemsOf(join(FIXTURES, 'unknown-keys.yaml')), [
       'workload.responseSize: unknown key "responseSize" (expected one of responseBytes, delay)',
       'load.rps: unknown key "rps" (expected one of model, rate, connections, duration, warmup, driver, spread, hotShare)',
-      'reapeats: unknown key "reapeats" (did you mean "repeats"? expected one of name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes)',
+      'reapeats: unknown key "reapeats" (did you mean "repeats"? expected one of name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes, nodes)',
     ]);
   });
 
   test('a key in the wrong mapping says where it belongs', () => {
     assert.deepEqual(problemsOfText('name: x\nservices: [1]\nrate: 5\nload: {rate: 1, duration: 1s, responseBytes: 3}\n'), [
       'load.responseBytes: unknown key "responseBytes" (it belongs under workload; expected one of model, rate, connections, duration, warmup, driver, spread, hotShare)',
-      'rate: unknown key "rate" (it belongs under load; expected one of name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes)',
+      'rate: unknown key "rate" (it belongs under load; expected one of name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes, nodes)',
     ]);
   });
 
@@ -303,7 +303,7 @@ describe('problems, all at once, with field paths', () => {
       ': the file is empty; expected a scenario mapping with at least name, services and load',
     ]);
     assert.deepEqual(await problemsOf(join(FIXTURES, 'not-a-mapping.yaml')), [
-      ': the scenario must be a mapping of keys (name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes), got a list',
+      ': the scenario must be a mapping of keys (name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes, nodes), got a list',
     ]);
     assert.deepEqual(await problemsOf(join(FIXTURES, 'does-not-exist.yaml')), [': cannot read the file: it does not exist']);
     assert.deepEqual(problemsOfText('name: a\nname: b\n'), [': YAML syntax error at 2:1: Map keys must be unique']);

@@ -24,6 +24,9 @@ import { LIVE_RUNS_DIR } from './names.ts';
 import { StateFile, processStartTime, type Resource } from './state.ts';
 import { killProcessGroup, removeResource } from './teardown.ts';
 import { removeNetnsMany } from './bulkTeardown.ts';
+import { joinNodes, nodeHosts, podCgroupV2, remotePodRoutes, type NodeHost } from './nodes.ts';
+
+export type { NodeHost } from './nodes.ts';
 
 /** waypoint: a mesh's own per-service proxy pod (the waypoint mesh). */
 export type PodRole = 'client' | 'server' | 'waypoint';
@@ -31,19 +34,14 @@ export type PodRole = 'client' | 'server' | 'waypoint';
 export interface PodSpec {
   name: string;
   role: PodRole;
+  /** The node it runs on, 0-based (absent: the first). */
+  node?: number;
 }
 
-export interface Pod extends PodSpec {
+export interface Pod extends Omit<PodSpec, 'node'> {
+  /** The node it runs on (absent in pods made outside a cluster: the first). */
+  node?: NodeHost;
   index: number;
-  ip: string;
-  netns: string;
-  cgroupV2: string;
-  cgroupV1Memory: string;
-}
-
-/** The node itself: its netns and the cgroup its own processes (node proxy) run in. */
-export interface NodeHost {
-  name: 'node';
   ip: string;
   netns: string;
   cgroupV2: string;
@@ -100,7 +98,10 @@ export function cpuPlacement(): CpuPlacement {
 }
 
 export class LocalCluster {
+  /** The first node (the only one unless the cluster was made with two). */
   readonly node: NodeHost;
+  /** Every node: one, or two joined by a wire (nodes.ts). */
+  readonly nodes: NodeHost[];
   readonly pods = new Map<string, Pod>();
   readonly placement = cpuPlacement();
   private readonly processes = new Set<ProcessHandle>();
@@ -110,14 +111,10 @@ export class LocalCluster {
   constructor(
     readonly runId: string,
     readonly state: StateFile,
+    nodeCount = 1,
   ) {
-    this.node = {
-      name: 'node',
-      ip: NODE_IP,
-      netns: nodeNetns(runId),
-      cgroupV2: cgroupV2Dir(runId, 'node'),
-      cgroupV1Memory: cgroupV1MemoryDir(runId, 'node'),
-    };
+    this.nodes = nodeHosts(runId, nodeCount);
+    this.node = this.nodes[0]!;
   }
 
   /** The run's cgroup v2 directory: eBPF socket programs attached here see exactly the run's pods. */
@@ -149,19 +146,23 @@ export class LocalCluster {
     }
     this.makeCgroup(cgroupV2Dir(this.runId));
     this.makeCgroup(cgroupV1MemoryDir(this.runId));
-    this.makeCgroup(this.node.cgroupV2);
-    this.makeCgroup(this.node.cgroupV1Memory);
-    this.track({ kind: 'netns', name: this.node.netns });
-    await run('ip', ['netns', 'add', this.node.netns]);
-    await run('ip', ['-n', this.node.netns, '-batch', '-'], {
-      // The pods' next hop is a node address too, so the node answers their ARP for it.
-      input: ['link set lo up', `addr add ${NODE_IP}/32 dev lo`, `addr add ${POD_GATEWAY}/32 dev lo`].join('\n') + '\n',
-    });
-    await this.sysctl(this.node.netns, {
-      'net/ipv4/ip_forward': '1',
-      'net/ipv4/conf/all/rp_filter': '0',
-      'net/ipv4/conf/default/rp_filter': '0',
-    });
+    for (const node of this.nodes) {
+      this.makeCgroup(node.cgroupV2);
+      this.makeCgroup(node.cgroupV1Memory);
+      if (node.podsCgroupV2 !== cgroupV2Dir(this.runId)) this.makeCgroup(node.podsCgroupV2);
+      this.track({ kind: 'netns', name: node.netns });
+      await run('ip', ['netns', 'add', node.netns]);
+      await run('ip', ['-n', node.netns, '-batch', '-'], {
+        // The pods' next hop is a node address too, so the node answers their ARP for it.
+        input: ['link set lo up', `addr add ${node.ip}/32 dev lo`, `addr add ${POD_GATEWAY}/32 dev lo`].join('\n') + '\n',
+      });
+      await this.sysctl(node.netns, {
+        'net/ipv4/ip_forward': '1',
+        'net/ipv4/conf/all/rp_filter': '0',
+        'net/ipv4/conf/default/rp_filter': '0',
+      });
+    }
+    if (this.nodes.length > 1) await joinNodes(this.runId, this.nodes);
     return this.node;
   }
 
@@ -170,12 +171,15 @@ export class LocalCluster {
     const pods: Pod[] = specs.map((spec) => {
       if (this.pods.has(spec.name)) throw new Error(`pod ${spec.name} exists already`);
       const index = this.nextPodIndex++;
+      const node = this.nodes[spec.node ?? 0];
+      if (!node) throw new Error(`pod ${spec.name}: no node ${spec.node} (the cluster has ${this.nodes.length})`);
       return {
         ...spec,
+        node,
         index,
         ip: podIp(index),
         netns: netnsName(this.runId, spec.name),
-        cgroupV2: cgroupV2Dir(this.runId, spec.name),
+        cgroupV2: podCgroupV2(node, spec.name),
         cgroupV1Memory: cgroupV1MemoryDir(this.runId, spec.name),
       };
     });
@@ -193,17 +197,21 @@ export class LocalCluster {
       mkdirSync(pod.cgroupV1Memory, { recursive: true });
     }
     await run('ip', ['-batch', '-'], { input: pods.map((p) => `netns add ${p.netns}`).join('\n') + '\n' });
-    // Node side: one veth per pod, its peer moved straight into the pod netns as eth0.
-    const nodeCommands: string[] = [];
-    for (const pod of pods) {
-      const veth = vethName(this.runId, pod.index);
-      nodeCommands.push(
-        `link add ${veth} type veth peer name eth0 netns ${pod.netns}`,
-        `link set ${veth} up`,
-        `route add ${pod.ip}/32 dev ${veth} scope link`,
-      );
+    // Node side: one veth per pod on its node, its peer moved straight into the pod netns as
+    // eth0; the other node routes the pod's /32 over the wire to this one.
+    for (const node of this.nodes) {
+      const nodeCommands: string[] = [];
+      for (const pod of pods.filter((p) => (p.node?.index ?? 0) === node.index)) {
+        const veth = vethName(this.runId, pod.index);
+        nodeCommands.push(
+          `link add ${veth} type veth peer name eth0 netns ${pod.netns}`,
+          `link set ${veth} up`,
+          `route add ${pod.ip}/32 dev ${veth} scope link`,
+        );
+      }
+      nodeCommands.push(...remotePodRoutes(this.runId, node, pods.map((p) => ({ ip: p.ip, node: p.node ?? this.node }))));
+      if (nodeCommands.length > 0) await run('ip', ['-n', node.netns, '-batch', '-'], { input: nodeCommands.join('\n') + '\n' });
     }
-    await run('ip', ['-n', this.node.netns, '-batch', '-'], { input: nodeCommands.join('\n') + '\n' });
     // Pod side: the /32 address and routes to pods and VIPs only — no default route, so
     // nothing in a pod can reach any address outside the benchmark's ranges.
     await eachLimit(pods, 16, (pod) =>
