@@ -126,6 +126,16 @@ async function main(): Promise<number> {
       };
       log(`  ${row.name.padEnd(22)} p50 ${cell('p50')}   p99 ${cell('p99')}   p99.9 ${cell('p999')}`);
     }
+    // The rows of one round run back to back: a round's ratio cancels most of the host's slow
+    // drift, so the median of the per-round ratios is the steadier figure on a busy host.
+    log('\nmedian of the per-round ratios to nginx (min–max):');
+    for (const row of rows.slice(1)) {
+      const cell = (k: 'p50' | 'p99' | 'p999'): string => {
+        const ratios = results.get(row.name)!.map((f, i) => f[k] / results.get(reference)![i]![k]);
+        return `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+      };
+      log(`  ${row.name.padEnd(22)} p50 ${cell('p50')}   p99 ${cell('p99')}   p99.9 ${cell('p999')}`);
+    }
     return 0;
   } catch (err) {
     if (interrupted) return 130;
