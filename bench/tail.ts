@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DRIVER, driverCommand } from '../harness/load/index.ts';
-import { createLatencyHistogram, recordLatencyUs, summarizeLatencyUs } from '../harness/load/histogram.ts';
 import type { DriverOutcome, LoadSpec } from '../harness/load/types.ts';
 import { LocalCluster, type Pod } from '../harness/platform/local/cluster.ts';
 import { newRunId } from '../harness/platform/local/names.ts';
@@ -26,6 +25,7 @@ import { StateFile } from '../harness/platform/local/state.ts';
 import { startServerApp } from '../harness/runner/cell.ts';
 import { workloadFor } from '../harness/runner/protocols.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
+import { heyInPod, type TailFigures as Figures } from './hey.ts';
 import { BODY_BYTES, NGINX, median, nginxHttpConfig } from './lib.ts';
 
 const GOAL = { p50: 1.2, p99: 1.3, p999: 2 };
@@ -60,15 +60,6 @@ const scenario: Scenario = {
   workload: { responseBytes: BODY_BYTES, delayUs: 0 },
   load: { model: 'open', rate, connections, durationMs, warmupMs, driver: DEFAULT_DRIVER },
 };
-
-interface Figures {
-  p50: number;
-  p99: number;
-  p999: number;
-  count: number;
-  /** What else the row says: achieved rate, errors, scheduler lateness. */
-  note: string;
-}
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -110,51 +101,6 @@ async function meshbenchDriver(cluster: LocalCluster, client: Pod, target: Pod):
   }
 }
 
-/** hey's CSV: response-time (s, 4 decimals), …, status-code, offset (s since its start). */
-export function heyFigures(csv: string, warmupS: number, windowS: number): Figures {
-  const histogram = createLatencyHistogram();
-  let errors = 0;
-  let inWindow = 0;
-  for (const line of csv.split('\n')) {
-    const f = line.split(',');
-    if (f.length < 8 || f[0] === 'response-time') continue;
-    const offset = Number(f[7]);
-    // The request's end, as the other drivers count a response: by its completion time.
-    const end = offset + Number(f[0]);
-    if (end < warmupS || end >= warmupS + windowS) continue;
-    inWindow++;
-    if (!/^2\d\d$/.test(f[6]!.trim())) errors++;
-    recordLatencyUs(histogram, Number(f[0]) * 1e6);
-  }
-  const s = summarizeLatencyUs(histogram);
-  return { p50: s.p50, p99: s.p99, p999: s.p999, count: s.count, note: `${(inWindow / windowS).toFixed(1)} req/s, errors ${errors}, 0.1 ms resolution` };
-}
-
-async function hey(cluster: LocalCluster, client: Pod, target: Pod, dir: string): Promise<Figures> {
-  const out = join(dir, `hey-${target.name}.csv`);
-  const seconds = (warmupMs + durationMs) / 1000;
-  const perWorker = rate / connections;
-  const proc = cluster.spawn(
-    client,
-    'hey',
-    ['sh', '-c', 'out=$1; shift; exec hey "$@" > "$out"', 'sh', out, '-z', `${seconds}s`, '-q', String(perWorker), '-c', String(connections), '-o', 'csv', `http://${target.ip}:${PORT}/`],
-    { cpus: 'driver' },
-  );
-  const stop = (): void => void proc.stop();
-  abort.signal.addEventListener('abort', stop, { once: true });
-  try {
-    const end = await Promise.race([proc.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), seconds * 1000 + 30_000))]);
-    if (end === 'late') throw new Error('hey did not finish in time');
-    if (end.code !== 0) throw new Error(`hey exited ${end.code ?? end.signal}: ${proc.stderrTail()}`);
-    const f = heyFigures(await readFile(out, 'utf8'), warmupMs / 1000, durationMs / 1000);
-    if (f.count === 0) throw new Error(`hey measured nothing: ${proc.stderrTail()}`);
-    return f;
-  } finally {
-    abort.signal.removeEventListener('abort', stop);
-    await proc.stop();
-  }
-}
-
 async function main(): Promise<number> {
   const runId = newRunId();
   const dir = mkdtempSync(join(tmpdir(), 'meshbench-bench-tail-'));
@@ -180,11 +126,12 @@ async function main(): Promise<number> {
     );
     log(`meshbench driver: ${DEFAULT_DRIVER}; meshbench server: ${serverName}; nginx ${nginxPod!.ip}, meshbench server ${appPod!.ip}`);
 
+    const heyRun = { rate, connections, warmupMs, durationMs, dir, signal: abort.signal };
     const rows = [
       { name: `${DEFAULT_DRIVER} driver → nginx`, run: () => meshbenchDriver(cluster, client!, nginxPod!) },
-      { name: 'hey → nginx', run: () => hey(cluster, client!, nginxPod!, dir) },
+      { name: 'hey → nginx', run: () => heyInPod(cluster, client!, nginxPod!, PORT, heyRun) },
       { name: `${DEFAULT_DRIVER} driver → meshbench server`, run: () => meshbenchDriver(cluster, client!, appPod!) },
-      { name: 'hey → meshbench server', run: () => hey(cluster, client!, appPod!, dir) },
+      { name: 'hey → meshbench server', run: () => heyInPod(cluster, client!, appPod!, PORT, heyRun) },
     ];
     const results = new Map<string, Figures[]>(rows.map((r) => [r.name, []]));
     for (let round = 0; round < rounds; round++) {
