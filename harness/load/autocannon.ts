@@ -18,13 +18,13 @@
 // - the parser's body callback only drops the bytes (autocannon would concatenate the body
 //   into a string per response, which nobody here reads), and the headers callback does not
 //   emit an event nobody listens to.
-import type { LoadOutcome } from '../results/types.ts';
 import {
   AutocannonHttpClient,
   type AutocannonClient,
   type AutocannonClientOptions,
 } from './autocannonClient.ts';
-import { createLatencyHistogram, encodeHistogram, recordLatencyUs, summarizeLatencyUs } from './histogram.ts';
+import { createLatencyHistogram, recordLatencyUs } from './histogram.ts';
+import { driverOutcome, sleepUntil, waitForDrain } from './outcome.ts';
 import {
   connectionTargets, intendedSendMs, nextPollDelayMs, planOpenSchedule, targetOfRequest, weightedCycle, type OpenSchedule,
   type TargetCycle,
@@ -154,7 +154,7 @@ class AutocannonRun {
         onMeasureStart?.();
       }, Math.max(0, this.windowStartMs - performance.now()));
       if (open) this.poll();
-      await this.sleepUntil(this.windowEndMs, signal);
+      await sleepUntil(this.windowEndMs, signal);
       if (this.cpuAtWindowStart) {
         const cpu = process.cpuUsage(this.cpuAtWindowStart);
         this.driverCpuMs = Math.round((cpu.user + cpu.system) / 100) / 10;
@@ -373,18 +373,7 @@ class AutocannonRun {
   }
 
   private waitForInFlight(graceMs: number): Promise<void> {
-    if (this.inFlight <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, graceMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.onInFlightDrained = () => {
-        this.onInFlightDrained = undefined;
-        done();
-      };
-    });
+    return waitForDrain(() => this.inFlight, graceMs, (cb) => (this.onInFlightDrained = cb));
   }
 
   private waitForConnections(): Promise<void> {
@@ -406,31 +395,6 @@ class AutocannonRun {
     });
   }
 
-  /** Until performance.now() ≥ timeMs: a timer to get close (it may fire ~1 ms off), then polls. */
-  private sleepUntil(timeMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      let immediate: NodeJS.Immediate | undefined;
-      const finish = (): void => {
-        if (timer) clearTimeout(timer);
-        if (immediate) clearImmediate(immediate);
-        signal?.removeEventListener('abort', finish);
-        resolve();
-      };
-      const check = (): void => {
-        timer = undefined;
-        immediate = undefined;
-        const left = timeMs - performance.now();
-        if (left <= 0) finish();
-        else if (left > 3) timer = setTimeout(check, left - 2);
-        else immediate = setImmediate(check);
-      };
-      if (signal?.aborted) return resolve();
-      signal?.addEventListener('abort', finish, { once: true });
-      check();
-    });
-  }
-
   private destroyAll(): void {
     this.finished = true;
     for (const c of this.connections) {
@@ -444,37 +408,19 @@ class AutocannonRun {
   }
 
   private outcome(): DriverOutcome {
-    const measuredMs = this.spec.durationMs;
-    const achievedRps = this.windowCompletions / (measuredMs / 1000);
-    const open = this.spec.model === 'open';
-    const outcome: LoadOutcome = {
-      driver: AUTOCANNON_DRIVER_NAME,
-      model: this.spec.model,
-      achievedRps: Math.round(achievedRps * 10) / 10,
-      requests: this.ok2xx,
-      non2xx: this.non2xx,
+    return driverOutcome(AUTOCANNON_DRIVER_NAME, this.spec, {
+      sent: this.sent,
+      responses: this.responses,
+      warmupResponses: this.warmupResponses,
+      lateResponses: this.lateResponses,
+      lost: this.lost,
+      unsent: this.unsent,
+      maxBacklog: this.maxBacklog,
+      driverCpuMs: this.driverCpuMs,
+      ok: this.ok2xx,
+      notOk: this.non2xx,
+      windowCompletions: this.windowCompletions,
       socketErrors: this.socketErrors,
-      connections: this.spec.connections,
-      measuredMs,
-      saturated: open ? achievedRps < 0.95 * this.spec.rate! : false,
-      latencyUs: summarizeLatencyUs(this.latency),
-      histogram: encodeHistogram(this.latency),
-    };
-    if (open) outcome.requestedRps = this.spec.rate;
-    return {
-      ...outcome,
-      accounting: {
-        sent: this.sent,
-        responses: this.responses,
-        warmupResponses: this.warmupResponses,
-        lateResponses: this.lateResponses,
-        lost: this.lost,
-        unsent: this.unsent,
-        maxBacklog: this.maxBacklog,
-        ...(open ? { schedulerLatenessUs: summarizeLatencyUs(this.schedulerLateness) } : {}),
-        processes: 1,
-        ...(this.driverCpuMs !== undefined ? { driverCpuMs: this.driverCpuMs } : {}),
-      },
-    };
+    }, this.latency, this.schedulerLateness);
   }
 }

@@ -20,14 +20,14 @@
 //   most streamsPerConnection calls at once. Open model: call i goes to target i mod T (with
 //   weights: the i-th slot of the weighted cycle). A lost connection is re-opened after
 //   100 ms until the window closes.
-import type { LoadOutcome } from '../results/types.ts';
 import {
   GRPC_STATUS, STREAM_PATH, UNARY_PATH, encodeBenchRequest, grpcFrame,
 } from '../workload/grpcMessages.ts';
 import { H2ClientConnection, H2RequestTemplate, H2_CONNECTION_LOST, type H2StreamHandler } from './grpcH2.ts';
 import { encodeHeaderBlock } from './grpcHpack.ts';
 import type { GrpcLoadSpec, GrpcMethod } from './grpcSpec.ts';
-import { createLatencyHistogram, encodeHistogram, recordLatencyUs, summarizeLatencyUs } from './histogram.ts';
+import { createLatencyHistogram, recordLatencyUs } from './histogram.ts';
+import { driverOutcome, sleepUntil, waitForDrain } from './outcome.ts';
 import {
   connectionTargets, intendedSendMs, nextPollDelayMs, planOpenSchedule, targetOfRequest, weightedCycle, type OpenSchedule,
   type TargetCycle,
@@ -264,7 +264,7 @@ class GrpcRun {
       this.sweepTimer = setInterval(this.sweepTimeouts, TIMEOUT_SWEEP_MS);
       if (this.open) this.poll();
       else for (const c of this.connections) this.fill(c);
-      await this.sleepUntil(this.windowEndMs, signal);
+      await sleepUntil(this.windowEndMs, signal);
       if (this.cpuAtWindowStart) {
         const cpu = process.cpuUsage(this.cpuAtWindowStart);
         this.driverCpuMs = Math.round((cpu.user + cpu.system) / 100) / 10;
@@ -460,18 +460,7 @@ class GrpcRun {
   }
 
   private waitForInFlight(graceMs: number): Promise<void> {
-    if (this.inFlight <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, graceMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.onInFlightDrained = () => {
-        this.onInFlightDrained = undefined;
-        done();
-      };
-    });
+    return waitForDrain(() => this.inFlight, graceMs, (cb) => (this.onInFlightDrained = cb));
   }
 
   private waitForConnections(): Promise<void> {
@@ -487,30 +476,6 @@ class GrpcRun {
     });
   }
 
-  private sleepUntil(timeMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      let immediate: NodeJS.Immediate | undefined;
-      const finish = (): void => {
-        if (timer) clearTimeout(timer);
-        if (immediate) clearImmediate(immediate);
-        signal?.removeEventListener('abort', finish);
-        resolve();
-      };
-      const check = (): void => {
-        timer = undefined;
-        immediate = undefined;
-        const left = timeMs - performance.now();
-        if (left <= 0) finish();
-        else if (left > 3) timer = setTimeout(check, left - 2);
-        else immediate = setImmediate(check);
-      };
-      if (signal?.aborted) return resolve();
-      signal?.addEventListener('abort', finish, { once: true });
-      check();
-    });
-  }
-
   private destroyAll(): void {
     this.finished = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
@@ -521,25 +486,8 @@ class GrpcRun {
   }
 
   private outcome(): GrpcDriverOutcome {
-    const measuredMs = this.spec.durationMs;
-    const achievedRps = this.windowCompletions / (measuredMs / 1000);
-    const outcome: LoadOutcome = {
-      driver: GRPC_DRIVER_NAME,
-      model: this.spec.model,
-      achievedRps: Math.round(achievedRps * 10) / 10,
-      requests: this.ok,
-      non2xx: this.notOk,
-      socketErrors: this.socketErrors,
-      connections: this.spec.connections,
-      measuredMs,
-      saturated: this.open ? achievedRps < 0.95 * this.spec.rate! : false,
-      latencyUs: summarizeLatencyUs(this.latency),
-      histogram: encodeHistogram(this.latency),
-    };
-    if (this.open) outcome.requestedRps = this.spec.rate;
     return {
-      ...outcome,
-      accounting: {
+      ...driverOutcome(GRPC_DRIVER_NAME, this.spec, {
         sent: this.sent,
         responses: this.responses,
         warmupResponses: this.warmupResponses,
@@ -547,10 +495,12 @@ class GrpcRun {
         lost: this.lost,
         unsent: this.unsent,
         maxBacklog: this.maxBacklog,
-        ...(this.open ? { schedulerLatenessUs: summarizeLatencyUs(this.schedulerLateness) } : {}),
-        processes: 1,
-        ...(this.driverCpuMs !== undefined ? { driverCpuMs: this.driverCpuMs } : {}),
-      },
+        driverCpuMs: this.driverCpuMs,
+        ok: this.ok,
+        notOk: this.notOk,
+        windowCompletions: this.windowCompletions,
+        socketErrors: this.socketErrors,
+      }, this.latency, this.schedulerLateness),
       grpc: {
         method: this.spec.grpc.method,
         messagesPerStream: this.spec.grpc.messagesPerStream,
