@@ -4,43 +4,19 @@
 // decodes. It speaks driverMain's protocol (`{"phase":"measure"}`, then one DriverOutcome
 // line) and takes the same LoadSpec (a GrpcLoadSpec for gRPC cells) as its one argument.
 // Built by scripts/setup.sh (`make -C native`) and by the Dockerfile.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { ensureNativeBinary, nativeBinaryPath } from '../nativeBuild.ts';
 import type { GrpcDriverOutcome } from './grpcDriver.ts';
 import type { GrpcLoadSpec } from './grpcSpec.ts';
 import { runDriverCommand, type DriverProcessOptions } from './process.ts';
 import type { DriverOutcome, LoadDriver, LoadSpec } from './types.ts';
 
 export const NATIVE_DRIVER_NAME = 'native';
-const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
-export const NATIVE_DRIVER_PATH = join(NATIVE_DIR, 'build', 'driver');
-/** Serialises builds of native/ by concurrent harness processes (shared with workload/servers.ts). */
-const NATIVE_BUILD_LOCK = '/tmp/meshbench-native-build.lock';
+export const NATIVE_DRIVER_PATH = nativeBinaryPath('driver');
 
-let built = false;
-
-/**
- * The driver's path, built first when it is missing or older than its sources (scripts/setup.sh
- * builds it; this catches an edited source or a skipped set-up). Throws with make's stderr.
- */
+/** The driver's path, built first when it is missing or stale (nativeBuild.ts); throws with make's stderr. */
 export function ensureNativeDriver(): string {
-  if (built) return NATIVE_DRIVER_PATH;
-  const sources = readdirSync(NATIVE_DIR).filter((f) => f === 'driver.c' || f.endsWith('.h') || f === 'Makefile');
-  const builtMs = existsSync(NATIVE_DRIVER_PATH) ? statSync(NATIVE_DRIVER_PATH).mtimeMs : 0;
-  if (sources.some((f) => statSync(join(NATIVE_DIR, f)).mtimeMs > builtMs)) {
-    mkdirSync(join(NATIVE_DIR, 'build'), { recursive: true });
-    const r = spawnSync('flock', [NATIVE_BUILD_LOCK, 'make', '-s', '-C', NATIVE_DIR, 'build/driver'], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0 || !existsSync(NATIVE_DRIVER_PATH)) {
-      throw new Error(
-        `the native load driver did not build (make -C native build/driver, exit ${r.status ?? r.signal ?? r.error?.message}); ` +
-          `scripts/setup.sh installs what it needs (gcc, libnghttp2-dev)\n${(r.stderr ?? '').trim().slice(-2000)}`,
-      );
-    }
-  }
-  built = true;
-  return NATIVE_DRIVER_PATH;
+  return ensureNativeBinary('driver', 'load driver');
 }
 
 /** The argv that runs the native driver on `spec` (HTTP/1.1, or gRPC when it has `grpc`). */

@@ -10,21 +10,17 @@
 // same ready line and answer the same control paths (/_meshbench/stats, the Stats method),
 // so everything that reads a server's counters works with either.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureNativeBinary, nativeBinaryPath } from '../nativeBuild.ts';
 import type { Protocol, WorkloadServerName } from '../scenario/types.ts';
 import { bundledNodeArgv } from './serverBundle.ts';
 
 export const DEFAULT_WORKLOAD_SERVER: WorkloadServerName = 'native';
 
-const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
-export const NATIVE_SERVER_PATH = join(NATIVE_DIR, 'build', 'server');
+export const NATIVE_SERVER_PATH = nativeBinaryPath('server');
 const HTTP_SERVER = fileURLToPath(new URL('./httpServer.ts', import.meta.url));
 const GRPC_SERVER = fileURLToPath(new URL('./grpcServer.ts', import.meta.url));
-/** Serialises builds of native/ by concurrent harness processes (the Makefile writes through a .tmp). */
-const NATIVE_BUILD_LOCK = '/tmp/meshbench-native-build.lock';
 
 /** What ran in the server pods, as recorded in a cell's result. */
 export interface WorkloadServerInfo {
@@ -41,28 +37,9 @@ export function workloadServerOf(workload: { server?: WorkloadServerName }): Wor
   return workload.server ?? DEFAULT_WORKLOAD_SERVER;
 }
 
-let nativeChecked = false;
-
-/**
- * The native server's path, built first when it is missing or older than its sources
- * (scripts/setup.sh builds it; this catches an edited source or a skipped set-up).
- */
+/** The native server's path, built first when it is missing or stale (nativeBuild.ts). */
 export function ensureNativeServer(): string {
-  if (nativeChecked) return NATIVE_SERVER_PATH;
-  const sources = readdirSync(NATIVE_DIR).filter((f) => f === 'server.c' || f.endsWith('.h') || f === 'Makefile');
-  const builtMs = existsSync(NATIVE_SERVER_PATH) ? statSync(NATIVE_SERVER_PATH).mtimeMs : 0;
-  if (sources.some((f) => statSync(join(NATIVE_DIR, f)).mtimeMs > builtMs)) {
-    mkdirSync(join(NATIVE_DIR, 'build'), { recursive: true });
-    const r = spawnSync('flock', [NATIVE_BUILD_LOCK, 'make', '-s', '-C', NATIVE_DIR, 'build/server'], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0 || !existsSync(NATIVE_SERVER_PATH)) {
-      throw new Error(
-        `the native workload server did not build (make -C native build/server, exit ${r.status ?? r.signal ?? r.error?.message}); ` +
-          `scripts/setup.sh installs what it needs (gcc, libnghttp2-dev)\n${(r.stderr ?? '').trim().slice(-2000)}`,
-      );
-    }
-  }
-  nativeChecked = true;
-  return NATIVE_SERVER_PATH;
+  return ensureNativeBinary('server', 'workload server');
 }
 
 let nativeInfo: WorkloadServerInfo | undefined;
