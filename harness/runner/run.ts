@@ -13,7 +13,7 @@ import { createRunDir, SUMMARY_FILE, writeFileAtomic, writeResult, writeRunStart
 import { claimHost, describeLiveRun, unclaimedHost, type HostClaim } from '../platform/local/liveRuns.ts';
 import { renderSummaryMarkdown } from '../results/summary.ts';
 import { join, resolve } from 'node:path';
-import { RESULT_SCHEMA, type CellResult, type RunResult } from '../results/types.ts';
+import { RESULT_SCHEMA, type CellResult, type RunResult, type RunSession } from '../results/types.ts';
 import { planCells } from '../scenario/plan.ts';
 import type { Cell, Scenario } from '../scenario/types.ts';
 import { runCellsInOrder } from './cells.ts';
@@ -101,7 +101,7 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
       environment: await collectEnvironment(before.proxy, before.placement),
       scenario: this.scenario,
       cells: [...kept],
-      sessions: [...(previous?.sessions ?? []), session],
+      sessions: [...earlierSessions(previous), session],
       analysis: { overhead: [] },
       notes: [],
     };
@@ -168,6 +168,26 @@ export class ScenarioRun extends EventEmitter<RunEvents> {
     }
     return result;
   }
+}
+
+/**
+ * The sessions of a run being resumed, each with the cells it ran: a session that was killed
+ * never wrote its own list, so it gets the finished cells no other session claims, and ends
+ * as interrupted when its last cell did.
+ */
+function earlierSessions(previous: RunResult | undefined): RunSession[] {
+  if (!previous) return [];
+  const sessions: RunSession[] = structuredClone(previous.sessions ?? [{ startedAt: previous.startedAt, pid: 0, cells: [] }]);
+  const claimed = new Set(sessions.flatMap((s) => s.cells));
+  const last = sessions.at(-1)!;
+  const unclaimed = previous.cells.filter((cell) => !claimed.has(cell.id));
+  if (last.finishedAt === undefined || unclaimed.length > 0) {
+    last.cells = [...last.cells, ...unclaimed.map((cell) => cell.id)];
+    const ends = previous.cells.filter((cell) => last.cells.includes(cell.id)).map((cell) => cell.finishedAt).sort();
+    last.finishedAt ??= ends.at(-1) ?? last.startedAt;
+    last.status ??= 'interrupted';
+  }
+  return sessions;
 }
 
 export function runScenario(scenario: Scenario, options: RunOptions): ScenarioRun {
