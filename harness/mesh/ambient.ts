@@ -32,7 +32,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1';
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
-import type { LocalCluster, Pod, ProcessHandle } from '../platform/local/cluster.ts';
+import type { LocalCluster, NodeHost, Pod, ProcessHandle } from '../platform/local/cluster.ts';
 import { chainName, LIVE_RUNS_DIR } from '../platform/local/names.ts';
 import { parseHaproxyStats, statsCommand } from '../proxy/haproxy.ts';
 import { waitForStatsSocket } from '../proxy/ready.ts';
@@ -62,6 +62,8 @@ export interface TunnelTarget {
 
 export interface NodeProxyConfig {
   id: string;
+  /** The node it runs on (absent: the cluster's first). */
+  node?: NodeHost;
   nodeIp: string;
   services: Service[];
   targetsOf(service: Service): TunnelTarget[];
@@ -134,7 +136,7 @@ export async function startNodeProxy(cluster: LocalCluster, config: NodeProxyCon
   const statsSocket = join(dir, 'stats.sock');
   const configPath = join(dir, 'haproxy.cfg');
   writeFileSync(configPath, renderNodeProxyConfig(config, statsSocket));
-  const proc = cluster.spawn(cluster.node, config.id, ['haproxy', '-db', '-f', configPath], { cpus: 'pods' });
+  const proc = cluster.spawn(config.node ?? cluster.node, config.id, ['haproxy', '-db', '-f', configPath], { cpus: 'pods' });
   await waitForStatsSocket(statsSocket, proc, 10_000);
   return { process: proc, stats: async () => parseHaproxyStats(await statsCommand(statsSocket, 'show stat')) };
 }
@@ -187,7 +189,10 @@ export function nodeProxyTls(pki: CellPki): Promise<TlsFiles> {
 export class AmbientMesh implements Mesh {
   readonly name: string = 'ambient';
   readonly path: string = 'client → node proxy (L4, outbound) → mTLS tunnel → node proxy (L4, inbound) → server (iptables DNAT on the node)';
+  /** The first node's proxy. */
   protected nodeProxy?: RunningNodeProxy;
+  /** One node proxy per node (two nodes: a pod's connection goes to its own node's, the tunnel to the destination's node's). */
+  protected readonly nodeProxies: Array<{ node: NodeHost; proxy: RunningNodeProxy }> = [];
   protected ctx?: MeshContext;
   protected pki?: CellPki;
   protected tls?: TlsFiles;
@@ -200,39 +205,49 @@ export class AmbientMesh implements Mesh {
     }
     await this.installBeforeNodeProxy(ctx);
     const destinations = ctx.services.flatMap((s) => s.endpoints.map((pod) => ({ pod, appPort: s.targetPort })));
-    this.nodeProxy = await startNodeProxy(ctx.cluster, {
-      id: 'node-proxy',
-      nodeIp: ctx.cluster.node.ip,
-      services: ctx.services,
-      targetsOf: (service) => this.targetsOf(service),
-      destinations,
-      ...(this.tls ? { tls: this.tls } : {}),
-    });
-    await ctx.cluster.iptablesRestore(ctx.cluster.node, renderAmbientCaptureRules(ctx.cluster.runId, ctx.cluster.node.ip));
+    for (const node of ctx.cluster.nodes) {
+      const proxy = await startNodeProxy(ctx.cluster, {
+        id: node.index === 0 ? 'node-proxy' : `${node.name}-proxy`,
+        node,
+        nodeIp: node.ip,
+        services: ctx.services,
+        targetsOf: (service) => this.targetsOf(service),
+        // Each node proxy delivers to its own node's pods.
+        destinations: destinations.filter(({ pod }) => (pod.node?.index ?? 0) === node.index),
+        ...(this.tls ? { tls: this.tls } : {}),
+      });
+      this.nodeProxies.push({ node, proxy });
+      await ctx.cluster.iptablesRestore(node, renderAmbientCaptureRules(ctx.cluster.runId, node.ip));
+    }
+    this.nodeProxy = this.nodeProxies[0]!.proxy;
   }
 
   /** Parts the node proxy's routes point at (waypoint's proxies), started before it. */
   protected async installBeforeNodeProxy(_ctx: MeshContext): Promise<void> {}
 
-  /** Without a waypoint: straight to the tunnel of each endpoint (the inbound side of this node's proxy). */
+  /** Without a waypoint: straight to the tunnel of each endpoint (the inbound side of its node's proxy). */
   protected targetsOf(service: Service): TunnelTarget[] {
-    const node = this.ctx!.cluster.node;
-    return service.endpoints.map((pod) => ({ ip: node.ip, port: inboundPort(pod), tlsName: this.tls?.dnsName ?? '' }));
+    const first = this.ctx!.cluster.node;
+    return service.endpoints.map((pod) => ({ ip: (pod.node ?? first).ip, port: inboundPort(pod), tlsName: this.tls?.dnsName ?? '' }));
   }
 
   async attach(): Promise<void> {}
 
   components(): Component[] {
-    if (!this.nodeProxy) return [];
-    return [{ id: 'node/node-proxy', role: 'node-proxy', pod: 'node', pid: this.nodeProxy.process.pid, cgroupV2: this.nodeProxy.process.cgroupV2 }];
+    return this.nodeProxies.map(({ node, proxy }) => ({ id: `${node.name}/node-proxy`, role: 'node-proxy', pod: node.name, pid: proxy.process.pid, cgroupV2: proxy.process.cgroupV2 }));
   }
 
+  /** Per node proxy (the first's keys `node-proxy:…` as with one node, the second's `node2/node-proxy:…`). */
   async pathCounters(): Promise<Record<string, number>> {
-    const counters = await nodeProxyCounters(this.nodeProxy!);
-    assertNoFailedHandshakes([
-      { where: 'the node proxy (inbound)', failed: counters['node-proxy:inbound-tls-failed'] ?? 0 },
-      { where: 'the node proxy (upstream)', failed: counters['node-proxy:upstream-tls-failed'] ?? 0 },
-    ]);
+    const counters: Record<string, number> = {};
+    for (const { node, proxy } of this.nodeProxies) {
+      const prefix = node.index === 0 ? 'node-proxy' : `${node.name}/node-proxy`;
+      Object.assign(counters, await nodeProxyCounters(proxy, prefix));
+      assertNoFailedHandshakes([
+        { where: `the ${node.name} proxy (inbound)`, failed: counters[`${prefix}:inbound-tls-failed`] ?? 0 },
+        { where: `the ${node.name} proxy (upstream)`, failed: counters[`${prefix}:upstream-tls-failed`] ?? 0 },
+      ]);
+    }
     return counters;
   }
 }

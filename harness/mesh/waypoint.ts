@@ -57,7 +57,7 @@ export class WaypointMesh extends AmbientMesh {
                   vip: service.vip,
                   port: service.port,
                   endpoints: service.endpoints.map((endpoint) => ({
-                    ip: node.ip,
+                    ip: (endpoint.node ?? node).ip, // the endpoint's node proxy's inbound side
                     port: inboundPort(endpoint),
                     ...(this.tls ? { tlsName: this.tls.dnsName } : {}),
                   })),

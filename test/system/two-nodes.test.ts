@@ -4,7 +4,8 @@
 // one way and each 1 KiB response the other —, the server sees the client's own address
 // (no NAT on the way), and the eBPF path has one node proxy and one socket LB per node:
 // a request of a chain of 2 passes the client's node proxy for s1 and the second node's
-// proxy for s2. Same-node, nothing of the requests crosses the wire.
+// proxy for s2; ambient tunnels from the client node's proxy to the server node's. Same-node,
+// nothing of the requests crosses the wire.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../../harness/exec.ts';
@@ -84,6 +85,20 @@ describe('two nodes joined by a wire', () => {
       // Both responses cross the wire (s1's to node 1's proxy, s2's to node 2's proxy): twice N × 1 KiB.
       const bytes = wire['wire:node→node2:bytes']! + wire['wire:node2→node:bytes']!;
       assert.ok(bytes >= 2 * N * RESPONSE_BYTES, `${bytes} bytes over the wire for ${N} requests through 2 cross-node hops`);
+    });
+  });
+
+  test('cross-node ambient: the client node’s proxy tunnels to the server node’s proxy, over the wire', async () => {
+    await withTwoNodes('ambient', 'cross-node', 1, async (live) => {
+      assert.deepEqual(live.mesh.components().map((c) => c.id), ['node/node-proxy', 'node2/node-proxy']);
+      const wire = await sendAndCount(live);
+      const path = await live.mesh.pathCounters();
+      // One connection per request (the test client does not keep them alive): out at node, in at node2.
+      assert.equal(path['node-proxy:outbound-connections'], N);
+      assert.equal(path['node-proxy:inbound-connections'], 0);
+      assert.equal(path['node2/node-proxy:outbound-connections'], 0);
+      assert.equal(path['node2/node-proxy:inbound-connections'], N);
+      assert.ok(wire['wire:node2→node:bytes']! >= N * RESPONSE_BYTES, `node2 → node: ${wire['wire:node2→node:bytes']} bytes`);
     });
   });
 
