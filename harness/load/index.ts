@@ -56,3 +56,20 @@ export function driverCommand(name: DriverName, spec: LoadSpec | GrpcLoadSpec, o
       return nodeDriverArgv(spec);
   }
 }
+
+/**
+ * The same inside the project image (Dockerfile): node + tsx from `appDir`, the native binary
+ * at `appDir`/native/build/driver, wrk from Debian — for a Kubernetes driver Job.
+ */
+export function imageDriverCommand(name: DriverName, spec: LoadSpec | GrpcLoadSpec, appDir: string): string[] {
+  const node = (...args: string[]): string[] => ['node', '--import', 'tsx', 'harness/load/driverMain.ts', ...args, JSON.stringify(spec)];
+  switch (name) {
+    case 'native':
+      return [`${appDir}/native/build/driver`, JSON.stringify(spec)];
+    case 'wrk':
+      if ('grpc' in spec) throw new Error('wrk speaks HTTP/1.1 only: gRPC cells need driver native or autocannon');
+      return node('--driver', 'wrk');
+    case 'autocannon':
+      return node();
+  }
+}

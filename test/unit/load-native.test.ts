@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { InputError } from '../../harness/errors.ts';
 import { createLatencyHistogram, decodeHistogram, mergeHistograms, recordLatencyUs, summarizeLatencyUs } from '../../harness/load/histogram.ts';
-import { DEFAULT_DRIVER, driverCommand } from '../../harness/load/index.ts';
+import { DEFAULT_DRIVER, driverCommand, imageDriverCommand } from '../../harness/load/index.ts';
 import { NATIVE_DRIVER_PATH, nativeDriverVersion } from '../../harness/load/native.ts';
 import { DRIVER_MAIN_PATH } from '../../harness/load/process.ts';
 import type { LoadSpec } from '../../harness/load/types.ts';
@@ -89,6 +89,12 @@ describe('the runner starts exactly the driver the scenario names', () => {
     const w = workloadFor('http1').driverArgv(closed, scenario('wrk'));
     assert.deepEqual(w.slice(-4, -1), [DRIVER_MAIN_PATH, '--driver', 'wrk']);
     assert.throws(() => driverCommand('wrk', { ...closed, grpc: { method: 'unary', messagesPerStream: 1, streamsPerConnection: 1 } }), /HTTP\/1\.1 only/);
+  });
+
+  it('in the project image (Kubernetes driver Job): the same choice, by the image’s paths', () => {
+    assert.deepEqual(imageDriverCommand('native', spec, '/app'), ['/app/native/build/driver', JSON.stringify(spec)]);
+    assert.deepEqual(imageDriverCommand('autocannon', spec, '/app').slice(0, 4), ['node', '--import', 'tsx', 'harness/load/driverMain.ts']);
+    assert.deepEqual(imageDriverCommand('wrk', { ...spec, model: 'closed' }, '/app').slice(4, 6), ['--driver', 'wrk']);
   });
 
   it('validate refuses wrk where it cannot run, with the field path', () => {

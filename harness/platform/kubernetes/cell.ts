@@ -225,7 +225,7 @@ export async function runKubeCell(cell: Cell, env: KubeCellEnvironment): Promise
     }
 
     const spec = loadSpec(env.scenario.load, clusterIps);
-    await kube.apply(toPlain([loadJob(input, spec)]));
+    await kube.apply(toPlain([loadJob(input, spec, env.scenario.load.driver)]));
     const [driverPod] = await kube.waitFor<V1Pod>('Pod', { namespace, labelSelector: `job-name=${LOAD_JOB_NAME}` }, (pods) => podStarted(pods), {
       what: 'the load driver pod to start',
       ...wait,

@@ -13,6 +13,7 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { LoadSettings, Workload } from '../../scenario/types.ts';
+import { imageDriverCommand } from '../../load/index.ts';
 import { spreadWeights } from '../../load/spread.ts';
 import type { KubeMesh, MeshManifestContext } from '../../mesh/types.ts';
 import {
@@ -274,10 +275,11 @@ export function loadSpec(load: LoadSettings, clusterIps: readonly string[]): Loa
 
 /**
  * The load driver as a Job on the client's node: the project's own image running
- * harness/load/driverMain.ts, whose one JSON line on stdout (the LoadOutcome) the harness
+ * the driver the scenario names (imageDriverCommand: native/build/driver, or
+ * harness/load/driverMain.ts for autocannon and wrk), whose one JSON line on stdout (the LoadOutcome) the harness
  * reads from the pod's log. No retries: a failed measurement is reported, not repeated.
  */
-export function loadJob(input: CellManifestInput, spec: LoadSpec): Job {
+export function loadJob(input: CellManifestInput, spec: LoadSpec, driver: LoadSettings['driver'] = 'autocannon'): Job {
   const labels = cellLabels(input);
   const deadlineSeconds = Math.ceil((spec.warmupMs + spec.durationMs) / 1000) + JOB_SLACK_SECONDS;
   return new Job({
@@ -300,7 +302,7 @@ export function loadJob(input: CellManifestInput, spec: LoadSpec): Job {
               image: input.image,
               imagePullPolicy: 'IfNotPresent',
               workingDir: APP_DIR,
-              command: tsEntry('harness/load/driverMain.ts', [JSON.stringify(spec)]),
+              command: imageDriverCommand(driver, spec, APP_DIR),
               resources: { requests: { cpu: '100m', memory: '128Mi' } },
               securityContext: restrictedContainer,
               volumeMounts: [tmpMount],
