@@ -10,7 +10,7 @@ import { chainFits } from './chain.ts';
 
 export function analyseRun(allCells: RunResult['cells']): RunResult['analysis'] {
   // A failed cell keeps what it measured, but a path with a dead proxy is no figure of it.
-  const cells = allCells.filter((cell) => cell.status !== 'failed');
+  const cells = allCells.filter((cell) => cell.status !== 'failed' && cell.status !== 'not-run');
   // With a chain axis, overhead, comparisons and the services fits are of the one-hop cells
   // (a mesh against the baseline of the same shape); chain.ts fits the cost per hop.
   const oneHop = cells.filter((cell) => (cell.chain ?? 1) === 1);

@@ -2,7 +2,7 @@
 // permutation p-value: a mesh against the baseline within a run (the report), and the same
 // cell group across two runs (the regression gate). Pure and seeded.
 import type { CellResult } from '../results/types.ts';
-import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
+import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol, type Security } from '../scenario/types.ts';
 import { cellUsage } from './efficiency.ts';
 import { decodeLatencyHistogram, sampledPercentileUs, type LatencyDistribution } from './latency.ts';
 import { differenceOfMedians, permutationTest, seedFrom, spreadOf, type DifferenceEstimate, type Spread, type Unit } from './stats.ts';
@@ -46,6 +46,8 @@ export interface MetricComparison {
 export interface MeshComparison {
   mesh: MeshName;
   protocol: Protocol;
+  /** Present for mtls (absent: plaintext). Every mode is compared with the same baseline cells. */
+  security?: Security;
   services: number;
   metrics: MetricComparison[];
 }
@@ -57,9 +59,9 @@ export interface CompareOptions {
   metrics?: readonly MetricName[];
 }
 
-/** Group id of a cell without its repeat, e.g. `sidecar-http1-s10`. */
-export function groupId(cell: Pick<CellResult, 'mesh' | 'protocol' | 'services'>): string {
-  return `${cell.mesh}-${cell.protocol}-s${cell.services}`;
+/** Group id of a cell without its repeat, e.g. `sidecar-http1-s10`, with mtls `sidecar-http1-mtls-s10`. */
+export function groupId(cell: Pick<CellResult, 'mesh' | 'protocol' | 'services'> & { security?: Security }): string {
+  return `${cell.mesh}-${cell.protocol}${cell.security === 'mtls' ? '-mtls' : ''}-s${cell.services}`;
 }
 
 // Decoding a histogram costs a few ms; the report and the gate ask for the same cell often.
@@ -147,11 +149,11 @@ export function compareCellSets(
 
 /** Every non-baseline mesh × protocol × services against the baseline cells of its group. */
 export function compareMeshesToBaseline(cells: readonly CellResult[], options: CompareOptions = {}): MeshComparison[] {
-  const groups = new Map<string, { mesh: MeshName; protocol: Protocol; services: number; cells: CellResult[] }>();
+  const groups = new Map<string, { mesh: MeshName; protocol: Protocol; security: Security; services: number; cells: CellResult[] }>();
   for (const cell of cells) {
     const key = groupId(cell);
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { mesh: cell.mesh, protocol: cell.protocol, services: cell.services, cells: [] }));
+    if (!group) groups.set(key, (group = { mesh: cell.mesh, protocol: cell.protocol, security: cell.security ?? 'plaintext', services: cell.services, cells: [] }));
     group.cells.push(cell);
   }
   const comparisons: MeshComparison[] = [];
@@ -160,16 +162,20 @@ export function compareMeshesToBaseline(cells: readonly CellResult[], options: C
     const baseline = groups.get(groupId({ mesh: REFERENCE_MESH, protocol: group.protocol, services: group.services }));
     if (!baseline) continue;
     const metrics = compareCellSets(sortByRepeat(baseline.cells), sortByRepeat(group.cells), `mesh|${groupId(group)}`, options);
-    comparisons.push({ mesh: group.mesh, protocol: group.protocol, services: group.services, metrics });
+    comparisons.push({ mesh: group.mesh, protocol: group.protocol, ...(group.security === 'mtls' ? { security: group.security } : {}), services: group.services, metrics });
   }
   return comparisons;
 }
 
-export function byGroupOrder(a: Pick<CellResult, 'mesh' | 'protocol' | 'services'>, b: Pick<CellResult, 'mesh' | 'protocol' | 'services'>): number {
+export function byGroupOrder(
+  a: Pick<CellResult, 'mesh' | 'protocol' | 'services'> & { security?: Security },
+  b: Pick<CellResult, 'mesh' | 'protocol' | 'services'> & { security?: Security },
+): number {
   return (
     PROTOCOLS.indexOf(a.protocol) - PROTOCOLS.indexOf(b.protocol) ||
     a.services - b.services ||
-    MESH_NAMES.indexOf(a.mesh) - MESH_NAMES.indexOf(b.mesh)
+    MESH_NAMES.indexOf(a.mesh) - MESH_NAMES.indexOf(b.mesh) ||
+    Number(a.security === 'mtls') - Number(b.security === 'mtls')
   );
 }
 

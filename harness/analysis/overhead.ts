@@ -6,7 +6,7 @@
 // Percentages are per-repeat too (difference / that repeat's baseline), then the median.
 import { median } from 'simple-statistics';
 import type { CellResult, MeshOverhead } from '../results/types.ts';
-import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
+import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol, type Security } from '../scenario/types.ts';
 
 interface PairDeltas {
   p50Us: number[];
@@ -29,17 +29,19 @@ export function computeOverhead(cells: readonly CellResult[]): MeshOverhead[] {
     if (cell.mesh === REFERENCE_MESH) baselineByKey.set(pairKey(cell.protocol, cell.services, cell.repeat), cell);
   }
 
-  const deltasByGroup = new Map<string, { mesh: MeshName; protocol: Protocol; services: number; deltas: PairDeltas }>();
+  // Each security mode of a mesh is a group of its own, against the same (plaintext) baseline cells.
+  const deltasByGroup = new Map<string, { mesh: MeshName; protocol: Protocol; security: Security; services: number; deltas: PairDeltas }>();
   for (const cell of cells) {
     if (cell.mesh === REFERENCE_MESH) continue;
     const baseline = baselineByKey.get(pairKey(cell.protocol, cell.services, cell.repeat));
     if (!baseline) continue;
-    const groupKey = `${cell.mesh}|${cell.protocol}|${cell.services}`;
+    const groupKey = `${cell.mesh}|${cell.protocol}|${cell.security ?? 'plaintext'}|${cell.services}`;
     let group = deltasByGroup.get(groupKey);
     if (!group) {
       group = {
         mesh: cell.mesh,
         protocol: cell.protocol,
+        security: cell.security ?? 'plaintext',
         services: cell.services,
         deltas: { p50Us: [], p50Pct: [], p99Us: [], p99Pct: [], rpsPct: [] },
       };
@@ -62,11 +64,13 @@ export function computeOverhead(cells: readonly CellResult[]): MeshOverhead[] {
       (a, b) =>
         PROTOCOLS.indexOf(a.protocol) - PROTOCOLS.indexOf(b.protocol) ||
         a.services - b.services ||
-        MESH_NAMES.indexOf(a.mesh) - MESH_NAMES.indexOf(b.mesh),
+        MESH_NAMES.indexOf(a.mesh) - MESH_NAMES.indexOf(b.mesh) ||
+        Number(a.security === 'mtls') - Number(b.security === 'mtls'),
     )
-    .map(({ mesh, protocol, services, deltas }) => ({
+    .map(({ mesh, protocol, security, services, deltas }) => ({
       mesh,
       protocol,
+      ...(security === 'mtls' ? { security } : {}),
       services,
       p50DeltaUs: medianOrNaN(deltas.p50Us),
       p50DeltaPct: medianOrNaN(deltas.p50Pct),

@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { hasCommand } from '../exec.ts';
 import { SOCK_LB_OBJECT } from '../mesh/sockLb.ts';
+import { securityChecks } from '../mesh/needs.ts';
 import { probeSupport } from '../probes/index.ts';
 import { kubeDoctorChecks, kubePlatformSummary } from '../platform/kubernetes/doctor.ts';
 
@@ -79,6 +80,8 @@ export async function doctorChecks(): Promise<Check[]> {
       required: false,
     });
   }
+  // security mtls: openssl, and each mesh that needs more of this host (kernel encryption for the eBPF meshes).
+  checks.push(...(await securityChecks()));
   checks.push(...(await kubeDoctorChecks()));
   return checks;
 }

@@ -127,6 +127,8 @@ export const ebpf: MeshModule<'ebpf'> = {
     cluster: 'cilium-l7',
     flavour: 'cilium',
     kindTool: { tool: 'cilium', why: 'installs Cilium for the ebpf meshes' },
+    // mtls: node-to-node encryption (Cilium's WireGuard or IPsec); this host's kernel may lack both.
+    mtlsLocal: ['kernel-encryption'],
   },
   clusterProxy: (versions) => `cilium-envoy (Cilium ${versions.cilium})`,
   clusterNotes: (found) =>

@@ -17,7 +17,7 @@ export interface ComponentTable {
 /** Above this many components a mesh's rows are grouped by role (e.g. 30 server sidecars). */
 export const MAX_COMPONENT_ROWS = 12;
 
-const ROLE_ORDER: ComponentRole[] = ['client-app', 'client-sidecar', 'node-proxy', 'server-sidecar', 'server-app'];
+const ROLE_ORDER: ComponentRole[] = ['client-app', 'client-sidecar', 'node-proxy', 'waypoint', 'server-sidecar', 'server-app'];
 
 function fmtUs(us: number | undefined): string {
   return us === undefined || !Number.isFinite(us) ? '—' : formatUs(us);
@@ -117,8 +117,13 @@ export function componentTables(result: RunResult, meshes: MeshName[], protocols
   const tables: ComponentTable[] = [];
   for (const protocol of protocols) {
     for (const services of servicesValues) {
+      // Each security mode's cells apart (rows of mtls cells: "sidecar · mtls").
+      const modes = result.scenario.security ?? ['plaintext'];
       const rows = meshes.flatMap((mesh) =>
-        meshRows(mesh, result.cells.filter((c) => c.mesh === mesh && c.protocol === protocol && c.services === services)),
+        modes.flatMap((security) =>
+          meshRows(mesh, result.cells.filter((c) => c.mesh === mesh && c.protocol === protocol && c.services === services && (c.security ?? 'plaintext') === security))
+            .map((row) => (security === 'plaintext' || row[0] === '' ? row : [`${row[0]} · ${security}`, ...row.slice(1)])),
+        ),
       );
       if (rows.length === 0) continue;
       tables.push({

@@ -12,8 +12,9 @@
 //   whole percents from 100 % on.
 import { median } from 'simple-statistics';
 import { computeOverhead } from '../analysis/overhead.ts';
-import { planCells } from '../scenario/plan.ts';
-import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
+import { planCells, securityModesFor } from '../scenario/plan.ts';
+import { MESH_NAMES, PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol, type Security } from '../scenario/types.ts';
+import { securityTables } from './securityTables.ts';
 import { componentTables, probeCostNote } from './components.ts';
 import { formatRps, formatUs, latencyScale, rpsScale, scaled, type Scale } from './format.ts';
 import { scalingNotes, scalingTables } from './scalingTables.ts';
@@ -167,6 +168,7 @@ function buildModel(result: RunResult): SummaryModel {
       tables.push(buildTable(result, protocol, services, groupCells, meshes, overhead));
     }
   }
+  tables.push(...securityTables(result));
   tables.push(...componentTables(result, meshes, protocols, servicesValues));
   tables.push(...scalingTables(result));
   tables.push(...chainTables(result));
@@ -188,7 +190,7 @@ function buildTable(
   services: number,
   groupCells: CellResult[],
   meshes: MeshName[],
-  overhead: (mesh: MeshName, protocol: Protocol, services: number) => MeshOverhead | undefined,
+  overhead: (mesh: MeshName, protocol: Protocol, services: number, security?: Security) => MeshOverhead | undefined,
 ): SummaryTable {
   const askedRates = groupCells.flatMap((cell) => (cell.load.requestedRps === undefined ? [] : [cell.load.requestedRps]));
   const askedRps = askedRates.length > 0 ? median(askedRates) : result.scenario.load.rate;
@@ -198,16 +200,22 @@ function buildTable(
       : `achieved rps (asked ${formatRps(askedRps)})`;
 
   const header = ['mesh', 'p50', 'p90', 'p99', 'p99.9', 'max', rateHeader, 'errors', 'Δp50 vs baseline', 'Δp99 vs baseline'];
-  const rows = meshes.map((mesh) => {
-    const allMeshCells = groupCells.filter((cell) => cell.mesh === mesh).sort((a, b) => a.repeat - b.repeat);
-    if (allMeshCells.length === 0) return [mesh, 'no result', '—', '—', '—', '—', '—', '—', '—', '—'];
+  // With the security axis a row per mesh × mode ("sidecar · mtls"); the reference mesh runs plaintext only.
+  const modes: Security[] = result.scenario.security ?? ['plaintext'];
+  const byMode = modes.length > 1 || modes[0] !== 'plaintext';
+  const rows = meshes.flatMap((mesh) => securityModesFor(mesh, modes).map((security) => {
+    const label = byMode && mesh !== REFERENCE_MESH ? `${mesh} · ${security}` : mesh;
+    const allMeshCells = groupCells.filter((cell) => cell.mesh === mesh && (cell.security ?? 'plaintext') === security).sort((a, b) => a.repeat - b.repeat);
+    if (allMeshCells.length === 0) return [label, 'no result', '—', '—', '—', '—', '—', '—', '—', '—'];
+    const notRun = allMeshCells.find((cell) => cell.status === 'not-run');
+    if (notRun) return [label, notRun.notRunReason ?? 'not run', '—', '—', '—', '—', '—', '—', '—', '—'];
     // Failed cells (something died mid-cell) are shown as such, never as figures of the path.
     const meshCells = allMeshCells.filter((cell) => cell.status !== 'failed');
     const failedCount = allMeshCells.length - meshCells.length;
     if (meshCells.length === 0) {
-      return [`${mesh} ${FAILED_MARK}`, 'failed (see notes)', '—', '—', '—', '—', '—', '—', '—', '—'];
+      return [`${label} ${FAILED_MARK}`, 'failed (see notes)', '—', '—', '—', '—', '—', '—', '—', '—'];
     }
-    const meshLabel = failedCount > 0 ? `${mesh} ${FAILED_MARK} (${failedCount} of ${allMeshCells.length})` : mesh;
+    const meshLabel = failedCount > 0 ? `${label} ${FAILED_MARK} (${failedCount} of ${allMeshCells.length})` : label;
     // Cells without one latency sample (no request in the window) say "no data", never 0 µs.
     const sampled = meshCells.filter((cell) => cell.load.latencyUs.count > 0);
     const unsampled = meshCells.length - sampled.length;
@@ -222,7 +230,7 @@ function buildTable(
         : saturatedCount === meshCells.length
           ? ' ⚠ saturated'
           : ` ⚠ saturated (${saturatedCount} of ${meshCells.length})`;
-    const deltas = mesh === REFERENCE_MESH ? undefined : overhead(mesh, protocol, services);
+    const deltas = mesh === REFERENCE_MESH ? undefined : overhead(mesh, protocol, services, security);
     return [
       meshLabel,
       latency((cell) => cell.load.latencyUs.p50),
@@ -235,7 +243,7 @@ function buildTable(
       deltas ? deltaText(deltas.p50DeltaUs, deltas.p50DeltaPct) : '—',
       deltas ? deltaText(deltas.p99DeltaUs, deltas.p99DeltaPct) : '—',
     ];
-  });
+  }));
 
   return {
     heading: `${protocol} · ${services} ${services === 1 ? 'service' : 'services'}`,
@@ -287,11 +295,12 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
 
 /** Entries of result.analysis.overhead; where the analysis lacks one, computed from the cells. */
 function overheadLookup(result: RunResult) {
-  const key = (mesh: MeshName, protocol: Protocol, services: number) => `${mesh}|${protocol}|${services}`;
+  const key = (mesh: MeshName, protocol: Protocol, services: number, security: Security = 'plaintext') => `${mesh}|${protocol}|${security}|${services}`;
   const byKey = new Map<string, MeshOverhead>();
-  for (const entry of computeOverhead(result.cells.filter((cell) => cell.status !== 'failed'))) byKey.set(key(entry.mesh, entry.protocol, entry.services), entry);
-  for (const entry of result.analysis.overhead) byKey.set(key(entry.mesh, entry.protocol, entry.services), entry);
-  return (mesh: MeshName, protocol: Protocol, services: number) => byKey.get(key(mesh, protocol, services));
+  const measured = result.cells.filter((cell) => cell.status !== 'failed' && cell.status !== 'not-run');
+  for (const entry of computeOverhead(measured)) byKey.set(key(entry.mesh, entry.protocol, entry.services, entry.security), entry);
+  for (const entry of result.analysis.overhead) byKey.set(key(entry.mesh, entry.protocol, entry.services, entry.security), entry);
+  return (mesh: MeshName, protocol: Protocol, services: number, security?: Security) => byKey.get(key(mesh, protocol, services, security));
 }
 
 // ---------------------------------------------------------------------------------------

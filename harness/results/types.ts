@@ -1,5 +1,5 @@
 // result.json, schema `meshbench/result@1`: the run as data. Reports are computed from it alone.
-import type { Cell, Scenario, MeshName, Protocol } from '../scenario/types.ts';
+import type { Cell, Scenario, MeshName, Protocol, Security } from '../scenario/types.ts';
 import type { ComponentRole } from '../mesh/types.ts';
 import type { ComponentProbeFigures, ProbeName } from '../probes/types.ts';
 import type { MeshComparison } from '../analysis/compare.ts';
@@ -62,7 +62,9 @@ export interface CellResult extends Cell {
    * driver's latency without the probes, and so on) but no analysis uses the cell. Absent:
    * complete (results of older versions).
    */
-  status?: 'complete' | 'failed';
+  status?: 'complete' | 'failed' | 'not-run';
+  /** not-run: why (this host lacks what the mesh needs in the cell's security mode); nothing was measured. */
+  notRunReason?: string;
   failure?: CellFailure;
   startedAt: string;
   finishedAt: string;
@@ -146,6 +148,8 @@ export interface Environment {
 export interface MeshOverhead {
   mesh: MeshName;
   protocol: Protocol;
+  /** Present for mtls (absent: plaintext); every mode against the same baseline cells. */
+  security?: Security;
   services: number;
   /** Median over repeats of the mesh's figure minus the baseline's, µs and %. */
   p50DeltaUs: number;

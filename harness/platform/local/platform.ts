@@ -10,6 +10,7 @@ import { Haproxy } from '../../proxy/haproxy.ts';
 import type { Proxy } from '../../proxy/types.ts';
 import { STATE_FILE } from '../../results/files.ts';
 import { runCell } from '../../runner/cell.ts';
+import { notRunCell, whyNotLocally } from '../../mesh/needs.ts';
 import type { Platform, PlatformFacts, ProvisionedPlatform, RunContext } from '../types.ts';
 import { cpuPlacement } from './cluster.ts';
 import { StateFile } from './state.ts';
@@ -42,7 +43,11 @@ export class LocalPlatform implements Platform {
     const env = { runId: run.runId, state, proxy: this.proxy, scenario: run.scenario, signal: run.signal };
     return {
       facts,
-      runCell: (cell) => runCell(cell, env),
+      // A mesh that lacks what its security mode needs here is recorded as not run, with the reason.
+      runCell: async (cell) => {
+        const why = await whyNotLocally(cell.mesh, cell.security ?? 'plaintext');
+        return why ? notRunCell(cell, why, run.scenario) : runCell(cell, env);
+      },
       teardown: async () => {
         restoreBpfStats();
         state.close();
