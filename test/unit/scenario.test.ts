@@ -56,7 +56,7 @@ describe('scenarios/*.yaml', () => {
       probes: ['dwell', 'runq', 'cpu', 'connect', 'memory'],
       services: [1],
       workload: { responseBytes: 1024, delayUs: 0 },
-      load: { model: 'open', rate: 300, connections: 4, durationMs: 10_000, warmupMs: 2_000, driver: 'autocannon' },
+      load: { model: 'open', rate: 300, connections: 4, durationMs: 10_000, warmupMs: 2_000, driver: 'native' },
       repeats: 2,
     };
     assert.deepEqual(await loadScenarioFile('scenarios/quick.yaml'), expected);
