@@ -335,6 +335,23 @@ static void arm_out(conn *c, int on) {
 }
 
 static void conn_fail(conn *c, int count_error);
+
+/** A diagnostic line on stderr (the harness shows its tail when a cell fails); at most 20 a run. */
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...) {
+  static int printed;
+  if (printed >= 20) return;
+  if (++printed == 20) {
+    fputs("meshbench-native: (further diagnostics suppressed)\n", stderr);
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("meshbench-native: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
 static void on_connected(conn *c);
 static void release_h1(conn *c);
 static void h2_fill(conn *c);
@@ -851,6 +868,7 @@ static void h2_drop_session(conn *c) {
 /** The connection failed or was closed under a request: its request is lost; it is re-opened. */
 static void conn_fail(conn *c, int count_error) {
   int was_open = c->state == C_OPEN;
+  if (count_error && c->in_flight) diag("connection to %s lost with a request in flight", S.targets[c->target].authority);
   if (count_error && in_window_or_later()) R.socket_errors++;
   if (c->in_flight) {
     c->in_flight = 0;
@@ -933,6 +951,7 @@ static void on_event(conn *c, uint32_t events) {
       socklen_t len = sizeof err;
       getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err) {
+        diag("connect to %s: %s", S.targets[c->target].authority, strerror(err));
         conn_fail(c, 1);
         return;
       }
