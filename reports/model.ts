@@ -12,7 +12,7 @@ import { meshModule, meshModules, registeredMesh } from '../harness/mesh/index.t
 import { planCells } from '../harness/scenario/plan.ts';
 import { scalingCharts } from './scaling.ts';
 import { chainCharts } from './chain.ts';
-import { PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol } from '../harness/scenario/types.ts';
+import { PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol, type Security } from '../harness/scenario/types.ts';
 import {
   latencyCurveSpec,
   overheadSpec,
@@ -46,7 +46,14 @@ export interface CellGroup {
   label: string;
   protocol: Protocol;
   services: number;
+  /** With the security axis: the mode of the group's mesh cells (the baseline's cells are in every mode's group). */
+  security?: Security;
   cells: CellResult[];
+}
+
+/** The comparisons that belong to a group: its protocol, services and security mode. */
+export function inGroup(c: { protocol: Protocol; services: number; security?: Security }, group: CellGroup): boolean {
+  return c.protocol === group.protocol && c.services === group.services && (c.security ?? 'plaintext') === (group.security ?? 'plaintext');
 }
 
 export interface ReportChart {
@@ -81,7 +88,18 @@ export function cellGroups(result: RunResult): CellGroup[] {
     for (const s of services) {
       // The one-hop cells: a chain's longer cells are drawn in the cost-per-hop section (chain.ts).
       const cells = result.cells.filter((c) => c.protocol === protocol && c.services === s && (c.chain ?? 1) === 1).sort((a, b) => byGroupOrder(a, b) || a.repeat - b.repeat);
-      if (cells.length > 0) groups.push({ key: `${protocol}-s${s}`, label: groupLabel(protocol, s), protocol, services: s, cells });
+      const modes: readonly Security[] = result.scenario.security ?? ['plaintext'];
+      if (modes.length === 1 && modes[0] === 'plaintext') {
+        if (cells.length > 0) groups.push({ key: `${protocol}-s${s}`, label: groupLabel(protocol, s), protocol, services: s, cells });
+        continue;
+      }
+      // A group per security mode, each with the baseline's (plaintext) cells as its reference.
+      for (const security of modes) {
+        const mine = cells.filter((c) => c.mesh === REFERENCE_MESH || (c.security ?? 'plaintext') === security).filter((c) => c.status !== 'not-run');
+        if (mine.some((c) => c.mesh !== REFERENCE_MESH)) {
+          groups.push({ key: `${protocol}-s${s}-${security}`, label: `${groupLabel(protocol, s)} · ${security}`, protocol, services: s, security, cells: mine });
+        }
+      }
     }
   }
   return groups;
@@ -143,7 +161,7 @@ export function verdictSentence(result: RunResult, groups: readonly CellGroup[],
   // The group with the most services: the closest to a filled node.
   const group = [...groups].filter((g) => g.cells.some((c) => c.mesh === REFERENCE_MESH)).sort((a, b) => b.services - a.services || PROTOCOLS.indexOf(a.protocol) - PROTOCOLS.indexOf(b.protocol))[0];
   if (!group) return 'No baseline (no-mesh) cells were measured, so no mesh’s cost can be stated; the tables below give the raw figures.';
-  const rows = comparisons.filter((c) => c.protocol === group.protocol && c.services === group.services);
+  const rows = comparisons.filter((c) => inGroup(c, group));
   const parts = rows.flatMap((row) => {
     const p50 = row.metrics.find((m) => m.metric === 'p50');
     if (!p50) return [];
@@ -370,7 +388,7 @@ export function buildReportModel(result: RunResult): ReportModel {
         'Each line pools a data path’s repeats (all their requests). The x axis spreads the tail as HdrHistogram plots do: 90 %, 99 %, 99.9 % sit a decade apart; the last point of each line is its maximum.',
       spec: latencyCurveSpec(`Latency by percentile — ${group.label}`, `${loadText}; ${repeats} ${repeats === 1 ? 'repeat' : 'repeats'} pooled per data path`, latencyRows(group.cells)),
     });
-    const rows = overheadRows(comparisons.filter((c) => c.protocol === group.protocol && c.services === group.services));
+    const rows = overheadRows(comparisons.filter((c) => inGroup(c, group)));
     if (rows.length > 0) {
       charts.push({
         id: `overhead-${group.key}`,

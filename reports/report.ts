@@ -10,8 +10,9 @@ import { meshModule } from '../harness/mesh/index.ts';
 import { REFERENCE_MESH } from '../harness/scenario/types.ts';
 import { chartSlot, escapeHtml, htmlTable, page } from './html.ts';
 import { hasScalingSection, scalingSection } from './scaling.ts';
+import { securitySection } from './security.ts';
 import { chainSection, hasChainSection } from './chain.ts';
-import { buildReportModel, changeText, meshesIn, pText, type CellGroup, type ReportModel } from './model.ts';
+import { buildReportModel, changeText, inGroup, meshesIn, pText, type CellGroup, type ReportModel } from './model.ts';
 
 export const REPORT_FILE = 'report.html';
 
@@ -21,6 +22,7 @@ export function renderReport(result: RunResult, model: ReportModel = buildReport
     header(result, model),
     toc(model, result),
     ...model.groups.map((group) => groupSection(group, model)),
+    securitySection(result),
     throughputAndUsage(model),
     scalingSection(result, model.charts),
     chainSection(result, model.charts),
@@ -78,7 +80,7 @@ function spreadText(values: number[], format: (v: number) => string): string {
 }
 
 function groupSection(group: CellGroup, model: ReportModel): string {
-  const comparisons = model.comparisons.filter((c) => c.protocol === group.protocol && c.services === group.services);
+  const comparisons = model.comparisons.filter((c) => inGroup(c, group));
   const header = ['data path', 'p50', 'p99', 'p99.9', 'achieved req/s', 'errors', 'Δp50 vs baseline [95 % CI]', 'Δp99 vs baseline [95 % CI]', 'mCPU per 1k req/s'];
   const rows = meshesIn(group.cells).map((mesh) => {
     const cells = group.cells.filter((c) => c.mesh === mesh);

@@ -8,6 +8,7 @@ import { computeOverhead } from '../../harness/analysis/overhead.ts';
 import { createKubeMesh } from '../../harness/mesh/index.ts';
 import { notRunCell } from '../../harness/mesh/needs.ts';
 import { WaypointGateway } from '../../harness/mesh/waypoint.ts';
+import { cellGroups } from '../../reports/model.ts';
 import { securityTables } from '../../harness/results/securityTables.ts';
 import { renderSummaryMarkdown } from '../../harness/results/summary.ts';
 import { RESULT_SCHEMA, type CellResult, type RunResult } from '../../harness/results/types.ts';
@@ -82,6 +83,13 @@ describe('security mode in the results', () => {
     assert.match(md, /\| ebpf · mtls \| not run: the kernel lacks WireGuard and ESP/);
     assert.match(md, /\| baseline \| 100 µs/);
     assert.match(md, /what mTLS costs each mesh/);
+  });
+
+  test('report.html groups: one per security mode, each with the baseline as its reference, not-run cells left out', () => {
+    const groups = cellGroups(result);
+    assert.deepEqual(groups.map((g) => g.label), ['http1 · 1 service · plaintext', 'http1 · 1 service · mtls']);
+    const mtls = groups[1]!;
+    assert.deepEqual(mtls.cells.map((c) => `${c.mesh}/${c.security}`), ['baseline/plaintext', 'sidecar/mtls']);
   });
 
   test('Kubernetes: sidecar with mtls is STRICT + ISTIO_MUTUAL, plaintext DISABLE; a waypoint Gateway validates', () => {
