@@ -9,7 +9,7 @@ import { groupId, METRICS, metricValue, type MetricName } from '../harness/analy
 import { readRunResult } from '../harness/analysis/resultFile.ts';
 import { axisProblems, compareRuns, type RunComparison } from '../harness/analysis/runComparison.ts';
 import { medianOf } from '../harness/analysis/stats.ts';
-import { RESULT_FILE, writeFileAtomic } from '../harness/results/files.ts';
+import { CELLS_FILE, RESULT_FILE, writeFileAtomic } from '../harness/results/files.ts';
 import type { RunResult } from '../harness/results/types.ts';
 import { chartSlot, escapeHtml, htmlTable, page, type ChartSlot } from './html.ts';
 import { buildReportModel, cellGroups, groupLabel } from './model.ts';
@@ -58,7 +58,8 @@ export function findRunDirs(historyDir: string): string[] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const path = join(dir, entry.name);
-      if (existsSync(join(path, RESULT_FILE))) found.push(path);
+      // A killed run may hold only cells.jsonl: still a run (readRunResult rebuilds it).
+      if (existsSync(join(path, RESULT_FILE)) || existsSync(join(path, CELLS_FILE))) found.push(path);
       else if (depth < 2) visit(path, depth + 1);
     }
   };
