@@ -1,12 +1,14 @@
-// hey (Go, Debian) as the independent reference driver of the tail benchmarks
-// (bench/tail.ts, bench/server.ts): run in a pod on the driver's CPU, paced by -q per worker
+// What the tail benchmarks (bench/tail.ts, bench/server.ts) share: nginx in a pod, rows run
+// in interleaved rounds, and hey (Go, Debian) as the independent reference driver: run in a
+// pod on the driver's CPU, paced by -q per worker
 // (rate / connections each), its CSV read back. hey measures from its own send and writes
 // response times with 0.1 ms resolution, so its p50 reads in steps of 100 µs; its warm-up is
 // the first seconds of a longer run, dropped by each request's completion time.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLatencyHistogram, recordLatencyUs, summarizeLatencyUs } from '../harness/load/histogram.ts';
 import type { LocalCluster, Pod } from '../harness/platform/local/cluster.ts';
+import { NGINX, nginxHttpConfig } from './lib.ts';
 
 export interface TailFigures {
   p50: number;
@@ -71,4 +73,51 @@ export async function heyInPod(cluster: LocalCluster, client: Pod, target: Pod, 
     o.signal.removeEventListener('abort', stop);
     await proc.stop();
   }
+}
+
+export const formatUs = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${Math.round(v)} µs`);
+
+export type TailPercentile = 'p50' | 'p99' | 'p999';
+
+export interface TailRow {
+  name: string;
+  run: () => Promise<TailFigures>;
+}
+
+/**
+ * Runs every row once per round, the order rotated each round so that slow drift of the
+ * host hits all rows alike, logging each result; the figures by row name, in round order.
+ */
+export async function interleavedRounds(
+  rows: readonly TailRow[],
+  rounds: number,
+  o: { stopped: () => boolean; log: (line: string) => void; nameWidth: number },
+): Promise<Map<string, TailFigures[]>> {
+  const results = new Map<string, TailFigures[]>(rows.map((r) => [r.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < rows.length; i++) {
+      if (o.stopped()) throw new Error('interrupted');
+      const row = rows[(i + round) % rows.length]!;
+      const f = await row.run();
+      results.get(row.name)!.push(f);
+      o.log(
+        `round ${round + 1}  ${row.name.padEnd(o.nameWidth)} p50 ${formatUs(f.p50).padStart(9)}  p99 ${formatUs(f.p99).padStart(9)}  ` +
+          `p99.9 ${formatUs(f.p999).padStart(9)}  (${f.count} responses; ${f.note})`,
+      );
+    }
+  }
+  return results;
+}
+
+/** "median (min–max)" of one percentile over rounds. */
+export function spreadText(figures: readonly TailFigures[], k: TailPercentile, median: (xs: number[]) => number): string {
+  const xs = figures.map((f) => f[k]);
+  return `${formatUs(median(xs))} (${formatUs(Math.min(...xs))}–${formatUs(Math.max(...xs))})`;
+}
+
+/** nginx answering 200 + `BODY_BYTES` in `pod` on 0.0.0.0:port (config and logs in `dir`), on the pods' CPUs. */
+export async function startNginxPod(cluster: LocalCluster, pod: Pod, dir: string, port: number): Promise<void> {
+  await writeFile(join(dir, 'nginx.conf'), nginxHttpConfig(dir, `0.0.0.0:${port}`));
+  const nginx = cluster.spawn(pod, 'nginx', [NGINX, '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { cpus: 'pods' });
+  await cluster.waitForListen(pod, pod.ip, port, 10_000, nginx);
 }

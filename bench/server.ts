@@ -10,7 +10,7 @@
 // and each server's ratio to nginx. Never a timed assertion.
 //   npm run bench:server [-- --rounds 3 --seconds 10 --warmup-seconds 2 --rate 300 --connections 4 --delay-us 0]
 import { mkdtempSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,8 +20,8 @@ import { StateFile } from '../harness/platform/local/state.ts';
 import { startServerApp } from '../harness/runner/cell.ts';
 import { workloadFor } from '../harness/runner/protocols.ts';
 import type { Scenario, WorkloadServerName } from '../harness/scenario/types.ts';
-import { heyInPod, type TailFigures } from './hey.ts';
-import { BODY_BYTES, NGINX, median, nginxHttpConfig } from './lib.ts';
+import { heyInPod, interleavedRounds, spreadText, startNginxPod, type TailPercentile } from './hey.ts';
+import { BODY_BYTES, median } from './lib.ts';
 
 const PORT = 8080;
 
@@ -61,8 +61,6 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-const us = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${Math.round(v)} µs`);
-
 let interrupted = false;
 const abort = new AbortController();
 process.once('SIGINT', () => {
@@ -84,9 +82,7 @@ async function main(): Promise<number> {
       { name: 'server-2', role: 'server' },
       { name: 'server-3', role: 'server' },
     ]);
-    await writeFile(join(dir, 'nginx.conf'), nginxHttpConfig(dir, `0.0.0.0:${PORT}`));
-    const nginx = cluster.spawn(nginxPod!, 'nginx', [NGINX, '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { cpus: 'pods' });
-    await cluster.waitForListen(nginxPod!, nginxPod!.ip, PORT, 10_000, nginx);
+    await startNginxPod(cluster, nginxPod!, dir, PORT);
     const http = workloadFor('http1');
     await startServerApp(cluster, nativePod!, scenarioFor('native'), http);
     await startServerApp(cluster, nodePod!, scenarioFor('node'), http);
@@ -105,24 +101,14 @@ async function main(): Promise<number> {
       { name: 'hey → native server', run: () => heyInPod(cluster, client!, nativePod!, PORT, heyRun) },
       { name: 'hey → Node server', run: () => heyInPod(cluster, client!, nodePod!, PORT, heyRun) },
     ];
-    const results = new Map<string, TailFigures[]>(rows.map((r) => [r.name, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (let i = 0; i < rows.length; i++) {
-        if (interrupted) throw new Error('interrupted');
-        const row = rows[(i + round) % rows.length]!;
-        const f = await row.run();
-        results.get(row.name)!.push(f);
-        log(`round ${round + 1}  ${row.name.padEnd(22)} p50 ${us(f.p50).padStart(9)}  p99 ${us(f.p99).padStart(9)}  p99.9 ${us(f.p999).padStart(9)}  (${f.count} responses; ${f.note})`);
-      }
-    }
-    const med = (name: string, key: 'p50' | 'p99' | 'p999'): number => median(results.get(name)!.map((f) => f[key]));
+    const results = await interleavedRounds(rows, rounds, { stopped: () => interrupted, log, nameWidth: 22 });
+    const med = (name: string, key: TailPercentile): number => median(results.get(name)!.map((f) => f[key]));
     log('\nmedian over rounds (min–max), and the ratio to nginx:');
     const reference = rows[0]!.name;
     for (const row of rows) {
-      const fs = results.get(row.name)!;
-      const cell = (k: 'p50' | 'p99' | 'p999'): string => {
+      const cell = (k: TailPercentile): string => {
         const ratio = row.name === reference ? '' : ` ${(med(row.name, k) / med(reference, k)).toFixed(2)}×`;
-        return `${us(med(row.name, k))} (${us(Math.min(...fs.map((f) => f[k])))}–${us(Math.max(...fs.map((f) => f[k])))})${ratio}`;
+        return `${spreadText(results.get(row.name)!, k, median)}${ratio}`;
       };
       log(`  ${row.name.padEnd(22)} p50 ${cell('p50')}   p99 ${cell('p99')}   p99.9 ${cell('p999')}`);
     }
@@ -130,7 +116,7 @@ async function main(): Promise<number> {
     // drift, so the median of the per-round ratios is the steadier figure on a busy host.
     log('\nmedian of the per-round ratios to nginx (min–max):');
     for (const row of rows.slice(1)) {
-      const cell = (k: 'p50' | 'p99' | 'p999'): string => {
+      const cell = (k: TailPercentile): string => {
         const ratios = results.get(row.name)!.map((f, i) => f[k] / results.get(reference)![i]![k]);
         return `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
       };

@@ -13,7 +13,7 @@
 // against the goal: p50 ≤ 1.2×, p99 ≤ 1.3×, p99.9 ≤ 2×. Never a timed assertion.
 //   npm run bench:tail [-- --rounds 3 --seconds 10 --warmup-seconds 2 --rate 300 --connections 4]
 import { mkdtempSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,8 +25,8 @@ import { StateFile } from '../harness/platform/local/state.ts';
 import { startServerApp } from '../harness/runner/cell.ts';
 import { workloadFor } from '../harness/runner/protocols.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
-import { heyInPod, type TailFigures as Figures } from './hey.ts';
-import { BODY_BYTES, NGINX, median, nginxHttpConfig } from './lib.ts';
+import { formatUs as us, heyInPod, interleavedRounds, spreadText, startNginxPod, type TailFigures as Figures, type TailPercentile } from './hey.ts';
+import { BODY_BYTES, median } from './lib.ts';
 
 const GOAL = { p50: 1.2, p99: 1.3, p999: 2 };
 const PORT = 8080;
@@ -64,8 +64,6 @@ const scenario: Scenario = {
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
-
-const us = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${Math.round(v)} µs`);
 
 let interrupted = false;
 const abort = new AbortController();
@@ -113,9 +111,7 @@ async function main(): Promise<number> {
       { name: 'server-1', role: 'server' },
       { name: 'server-2', role: 'server' },
     ]);
-    await writeFile(join(dir, 'nginx.conf'), nginxHttpConfig(dir, `0.0.0.0:${PORT}`));
-    const nginx = cluster.spawn(nginxPod!, 'nginx', [NGINX, '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { cpus: 'pods' });
-    await cluster.waitForListen(nginxPod!, nginxPod!.ip, PORT, 10_000, nginx);
+    await startNginxPod(cluster, nginxPod!, dir, PORT);
     await startServerApp(cluster, appPod!, scenario, workloadFor('http1'));
     const serverArgv = workloadFor('http1').serverArgv(scenario, PORT);
     const serverName = serverArgv.find((a) => /native\/build\/server$|\.m?js$|\.ts$/.test(a)) ?? serverArgv[0]!;
@@ -133,22 +129,11 @@ async function main(): Promise<number> {
       { name: `${DEFAULT_DRIVER} driver → meshbench server`, run: () => meshbenchDriver(cluster, client!, appPod!) },
       { name: 'hey → meshbench server', run: () => heyInPod(cluster, client!, appPod!, PORT, heyRun) },
     ];
-    const results = new Map<string, Figures[]>(rows.map((r) => [r.name, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (let i = 0; i < rows.length; i++) {
-        if (interrupted) throw new Error('interrupted');
-        const row = rows[(i + round) % rows.length]!;
-        const f = await row.run();
-        results.get(row.name)!.push(f);
-        log(`round ${round + 1}  ${row.name.padEnd(34)} p50 ${us(f.p50).padStart(9)}  p99 ${us(f.p99).padStart(9)}  p99.9 ${us(f.p999).padStart(9)}  (${f.count} responses; ${f.note})`);
-      }
-    }
-    const med = (name: string, key: 'p50' | 'p99' | 'p999'): number => median(results.get(name)!.map((f) => f[key]));
+    const results = await interleavedRounds(rows, rounds, { stopped: () => interrupted, log, nameWidth: 34 });
+    const med = (name: string, key: TailPercentile): number => median(results.get(name)!.map((f) => f[key]));
     log('\nmedian over rounds (min–max):');
     for (const row of rows) {
-      const fs = results.get(row.name)!;
-      const cell = (k: 'p50' | 'p99' | 'p999'): string =>
-        `${us(med(row.name, k))} (${us(Math.min(...fs.map((f) => f[k])))}–${us(Math.max(...fs.map((f) => f[k])))})`;
+      const cell = (k: TailPercentile): string => spreadText(results.get(row.name)!, k, median);
       log(`  ${row.name.padEnd(34)} p50 ${cell('p50')}  p99 ${cell('p99')}  p99.9 ${cell('p999')}`);
     }
     const floor = rows[2]!.name;
