@@ -13,7 +13,7 @@ import type { Manifest } from '../platform/kubernetes/manifests.ts';
 import { bpfPinDir } from '../platform/local/names.ts';
 import type { RunningProxy } from '../proxy/types.ts';
 import type { NodeHost } from '../platform/local/nodes.ts';
-import { CiliumKubeMesh } from './cilium.ts';
+import { CILIUM_MTLS_NOT_YET, CiliumKubeMesh } from './cilium.ts';
 import { loadSockLb, type SockLb, type SockLbService } from './sockLb.ts';
 import { serviceRoutes } from './sidecar.ts';
 import {
@@ -129,6 +129,7 @@ export const ebpf: MeshModule<'ebpf'> = {
     kindTool: { tool: 'cilium', why: 'installs Cilium for the ebpf meshes' },
     // mtls: node-to-node encryption (Cilium's WireGuard or IPsec); this host's kernel may lack both.
     mtlsLocal: ['kernel-encryption'],
+    mtlsCluster: CILIUM_MTLS_NOT_YET,
   },
   clusterProxy: (versions) => `cilium-envoy (Cilium ${versions.cilium})`,
   clusterNotes: (found) =>

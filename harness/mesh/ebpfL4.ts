@@ -6,7 +6,7 @@
 // resolved at connect() by the socket LB), no L7 policy, so no proxy on the path. The L7
 // counter is read to show it stays at zero.
 import type { Manifest } from '../platform/kubernetes/manifests.ts';
-import { CiliumKubeMesh } from './cilium.ts';
+import { CILIUM_MTLS_NOT_YET, CiliumKubeMesh } from './cilium.ts';
 import type { SockLb } from './sockLb.ts';
 import { installSockLb, rewriteCounters } from './ebpf.ts';
 import type { Component, Mesh, MeshContext, MeshModule } from './types.ts';
@@ -58,6 +58,7 @@ export const ebpfL4: MeshModule<'ebpf-l4'> = {
     kindTool: { tool: 'cilium', why: 'installs Cilium for the ebpf meshes' },
     // mtls: node-to-node encryption (Cilium's WireGuard or IPsec); this host's kernel may lack both.
     mtlsLocal: ['kernel-encryption'],
+    mtlsCluster: CILIUM_MTLS_NOT_YET,
   },
   local: () => new EbpfL4Mesh(),
   kube: () => new EbpfL4KubeMesh(),

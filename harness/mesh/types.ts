@@ -153,6 +153,8 @@ export interface MeshRequirements {
   istioProfile?: 'ambient';
   /** What security mtls needs of the local platform beyond `local`; a cell without it is not run, saying why. */
   mtlsLocal?: readonly LocalNeed[];
+  /** Why its mtls cells do not run on a cluster yet (absent: they do); such a cell is recorded as not run with this reason. */
+  mtlsCluster?: string;
 }
 
 /** The versions of the meshes' control planes a kind run installs or a cluster must run. */

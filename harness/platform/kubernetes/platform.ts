@@ -14,6 +14,7 @@ import type { ProbeName } from '../../probes/types.ts';
 import type { Cell, Scenario } from '../../scenario/types.ts';
 import type { Platform, PlatformFacts, ProvisionedPlatform, RunContext } from '../types.ts';
 import { meshModule } from '../../mesh/index.ts';
+import { notRunCell } from '../../mesh/needs.ts';
 import { runKubeCell } from './cell.ts';
 import {
   buildImage, clusterKeyOf, deleteKindCluster, flavoursFor, prepare, provisionKind, type ClusterHandle, type ClusterKey,
@@ -87,8 +88,11 @@ export class KubernetesPlatform implements Platform {
     recordClusters(facts, [...clusters.values()]);
     return {
       facts,
-      runCell: (cell: Cell) =>
-        runKubeCell(cell, {
+      runCell: (cell: Cell) => {
+        // A mesh whose mtls cells cannot run on a cluster yet says so instead of running plaintext.
+        const notYet = cell.security === 'mtls' ? meshModule(cell.mesh).requires.mtlsCluster : undefined;
+        if (notYet) return Promise.resolve(notRunCell(cell, `not run: ${notYet}`, plan.scenario));
+        return runKubeCell(cell, {
           runId: run.runId,
           scenario: plan.scenario,
           cluster: clusters.get(clusterKeyOf(plan.platform, cell.mesh))!,
@@ -97,7 +101,8 @@ export class KubernetesPlatform implements Platform {
           state,
           signal: run.signal,
           log,
-        }),
+        });
+      },
       teardown,
     };
   }
