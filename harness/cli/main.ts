@@ -73,8 +73,12 @@ async function runCommand(scenarioPath: string, opts: RunFlags): Promise<number>
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   const result = await run.done;
   for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
-  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else process.stderr.write(`\n${renderTerminalTable(result)}\n`);
+  try {
+    if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else process.stderr.write(`\n${renderTerminalTable(result)}\n`);
+  } catch {
+    /* no terminal any more (hung up): the results are on disk */
+  }
   err(`\nrun directory: ${relative(process.cwd(), run.runDir) || run.runDir} (result.json, cells.jsonl, summary.md, report.html)`);
   err(`report: ${relative(process.cwd(), join(run.runDir, 'report.html'))}`);
   if (signalled) return 128 + osConstants.signals[signalled];
