@@ -16,6 +16,7 @@ import { StateFile } from '../harness/platform/local/state.ts';
 import { enableBpfStats, FRAMEWORK_COST_FILE } from '../harness/probes/cost.ts';
 import { PROBE_NAMES } from '../harness/probes/types.ts';
 import { startProbes } from '../harness/probes/index.ts';
+import { DEFAULT_SAMPLE_EVERY } from '../harness/probes/session.ts';
 import { Haproxy } from '../harness/proxy/haproxy.ts';
 import { bringUp, driveLoad, type LiveCell } from '../harness/runner/cell.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
@@ -25,6 +26,8 @@ import { tmpdir } from 'node:os';
 
 const REPETITIONS = Number(process.env.BENCH_PROBES_REPETITIONS ?? 5);
 const DURATION_MS = 5000;
+/** The dwell probe's sampling for this measurement (loader --sample-every); default the harness's. */
+const SAMPLE_EVERY = Number(process.env.BENCH_PROBES_SAMPLE_EVERY ?? DEFAULT_SAMPLE_EVERY);
 
 function scenario(model: 'open' | 'closed'): Scenario {
   return {
@@ -54,7 +57,7 @@ interface Sample {
 }
 
 async function measure(live: LiveCell, model: 'open' | 'closed', withProbes: boolean): Promise<Sample> {
-  const probes = withProbes ? await startProbes({ probes: PROBE_NAMES }) : undefined;
+  const probes = withProbes ? await startProbes({ probes: PROBE_NAMES, sampleEvery: SAMPLE_EVERY }) : undefined;
   try {
     const r = await driveLoad(live, scenario(model), undefined, probes);
     const requests = r.outcome.requests + r.outcome.non2xx;
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
     const cpuOff = median(samples.closed.off.map((s) => s.cpuUsPerRequest));
     const frameworkUsPerRequest = cpuOn - cpuOff - bpfPerRequest;
     const frameworkNsPerInvocation = invocationsPerRequest > 0 ? (frameworkUsPerRequest * 1000) / invocationsPerRequest : 0;
-    console.log(`\nprobe overhead, sidecar mesh, 1 service, ${REPETITIONS} interleaved pairs of ${DURATION_MS / 1000} s (medians):`);
+    console.log(`\nprobe overhead, sidecar mesh, 1 service, ${REPETITIONS} interleaved pairs of ${DURATION_MS / 1000} s (medians), dwell sampled 1 in ${SAMPLE_EVERY}:`);
     console.log(`  throughput, closed model, on/off:  ${ratio('closed', (s) => s.rps)}  (goal ≥ 0.99)`);
     console.log(`  p50 at ${scenario('open').load.rate} rps, on/off:          ${ratio('open', (s) => s.p50)}`);
     console.log(`  p99 at ${scenario('open').load.rate} rps, on/off:          ${ratio('open', (s) => s.p99)}  (goal: within noise)`);
@@ -119,6 +122,7 @@ async function main(): Promise<void> {
         measuredAt: new Date().toISOString(),
         by: 'npm run bench:probes (closed-model sidecar cell, probes on/off interleaved, medians)',
         pairs: REPETITIONS,
+        sampleEvery: SAMPLE_EVERY,
         throughputRatio: Number(ratio('closed', (s) => s.rps)),
         p50Ratio: Number(ratio('open', (s) => s.p50)),
         cpuUsPerRequestOn: Number(cpuOn.toFixed(2)),

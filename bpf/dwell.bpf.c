@@ -53,6 +53,8 @@ struct path_sock {
 	__u8 last_dir;     /* direction of the last payload segment */
 	__u8 user_last;    /* the last user operation: read or send */
 	__u8 wake_pending; /* a message arrived, not yet read */
+	__u32 hdr_len;     /* IP + TCP header bytes of its last data segment: shorter packets carry no payload */
+	__u32 epoch;       /* the sampling window its state belongs to */
 	__u64 rtt_from_ns; /* passive: request ingress; active: request egress */
 	__u64 wake_from_ns;
 	__u64 send_ns;     /* entry of the current outbound message's first send */
@@ -73,12 +75,13 @@ struct seg_key {
 struct seg_sent {
 	__u64 ns;
 	__u32 component;
-	__u32 pad;
+	__u32 epoch;
 };
 
 /* First segments on their way: egress stored them, ingress takes them out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU free lists: no shared lock on the hot path */
 	__uint(max_entries, 16384);
 	__type(key, struct seg_key);
 	__type(value, struct seg_sent);
@@ -109,7 +112,7 @@ struct {
 struct dwell_thread {
 	__u64 first_recv_ns; /* 0: no receive since the last send */
 	__u32 component;
-	__u32 pad;
+	__u32 epoch;
 };
 
 struct {
@@ -145,6 +148,26 @@ static __always_inline void hash_hist_record(void *map, void *key, __u64 delta_n
 			return;
 	}
 	hist_add(h, delta_ns);
+}
+
+static __always_inline __u32 current_epoch(void)
+{
+	struct probe_config *cfg = probe_cfg();
+	return cfg ? cfg->epoch : 0;
+}
+
+/* With sampling (loader --sample-every N) the hooks are attached for one window in N: a
+ * socket's half-timed message from an earlier window is forgotten, never paired. */
+static __always_inline void same_window(struct path_sock *st, __u32 epoch)
+{
+	if (st->epoch == epoch)
+		return;
+	st->epoch = epoch;
+	st->last_dir = DIR_NONE;
+	st->user_last = USER_NONE;
+	st->wake_pending = 0;
+	st->rtt_from_ns = 0;
+	st->send_ns = 0;
 }
 
 static __always_inline void path_record(__u32 component, __u32 kind, __u64 delta_ns)
@@ -210,6 +233,13 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	struct path_sock *st = sock_of(skb, sk, egress);
 	if (!st)
 		return 1;
+	__u32 epoch = current_epoch();
+	same_window(st, epoch);
+	/* The cheap exits first, without touching the packet: a later segment of the message
+	 * going the same way, or a packet no longer than the socket's headers (an ACK). */
+	__u8 dir = egress ? DIR_OUT : DIR_IN;
+	if (st->last_dir == dir || (st->hdr_len && skb->len <= st->hdr_len))
+		return 1;
 
 	struct iphdr ip;
 	struct tcphdr tcp;
@@ -221,10 +251,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	__u32 headers = ip_len + tcp.doff * 4;
 	if (skb->len <= headers)
 		return 1; /* no payload: ACK, SYN, FIN */
-
-	__u8 dir = egress ? DIR_OUT : DIR_IN;
-	if (st->last_dir == dir)
-		return 1; /* a message's later segment */
+	st->hdr_len = headers;
 	st->last_dir = dir;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 component = st->component;
@@ -243,14 +270,14 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 		} else {
 			st->rtt_from_ns = now;
 		}
-		struct seg_sent sent = { .ns = now, .component = component };
+		struct seg_sent sent = { .ns = now, .component = component, .epoch = epoch };
 		bpf_map_update_elem(&path_inflight, &seg, &sent, BPF_ANY);
 		return 1;
 	}
 
 	struct seg_sent *sent = bpf_map_lookup_elem(&path_inflight, &seg);
 	if (sent) {
-		if (sent->component != component && now > sent->ns) {
+		if (sent->component != component && sent->epoch == epoch && now > sent->ns) {
 			struct hop_key hop = { .from = sent->component, .to = component };
 			hash_hist_record(&hop_hist, &hop, now - sent->ns);
 		}
@@ -282,6 +309,8 @@ int BPF_PROG(mbp_path_read, struct sock *sk, int ret, int flags)
 	struct path_sock *st = bpf_sk_storage_get(&path_sk, sk, 0, 0);
 	if (!st || !st->component)
 		return 0;
+	__u32 epoch = current_epoch();
+	same_window(st, epoch);
 	__u64 now = bpf_ktime_get_ns();
 	st->user_last = USER_READ;
 	if (st->wake_pending) {
@@ -292,12 +321,13 @@ int BPF_PROG(mbp_path_read, struct sock *sk, int ret, int flags)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct dwell_thread *t = bpf_map_lookup_elem(&dwell_threads, &tid);
 	if (t) {
-		if (t->first_recv_ns == 0) {
+		if (t->first_recv_ns == 0 || t->epoch != epoch) {
 			t->first_recv_ns = now;
 			t->component = st->component;
+			t->epoch = epoch;
 		}
 	} else {
-		struct dwell_thread fresh = { .first_recv_ns = now, .component = st->component };
+		struct dwell_thread fresh = { .first_recv_ns = now, .component = st->component, .epoch = epoch };
 		bpf_map_update_elem(&dwell_threads, &tid, &fresh, BPF_ANY);
 	}
 	return 0;
@@ -309,6 +339,8 @@ int BPF_PROG(mbp_path_send, struct sock *sk, struct msghdr *msg, struct sk_buff 
 	struct path_sock *st = bpf_sk_storage_get(&path_sk, sk, 0, 0);
 	if (!st || !st->component)
 		return 0;
+	__u32 epoch = current_epoch();
+	same_window(st, epoch);
 	if (st->user_last == USER_SEND)
 		return 0; /* the same message, another chunk */
 	st->user_last = USER_SEND;
@@ -316,7 +348,7 @@ int BPF_PROG(mbp_path_send, struct sock *sk, struct msghdr *msg, struct sk_buff 
 	st->send_ns = now;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct dwell_thread *t = bpf_map_lookup_elem(&dwell_threads, &tid);
-	if (!t || t->first_recv_ns == 0)
+	if (!t || t->first_recv_ns == 0 || t->epoch != epoch)
 		return 0;
 	__u64 start = t->first_recv_ns;
 	t->first_recv_ns = 0;

@@ -4,7 +4,12 @@
  * nothing behind).
  *
  *   loader --probes dwell,runq,cpu,connect,memory [--mem-interval-ms 200]
- *          [--max-components 512] [--obj-dir DIR] [--verbose]
+ *          [--max-components 512] [--sample-every N] [--obj-dir DIR] [--verbose]
+ *
+ * --sample-every N: the dwell probe's hooks are attached for the first 1/N of every second
+ * and detached for the rest (no cost at all while detached); its figures are then a sample
+ * of 1 in N of the time. Each new window bumps probe_config.epoch, so no message is paired
+ * across a gap.
  *
  * Prints {"ready":true,"probes":[…],"failed":{"probe":"reason"},…} once attached, then
  * reads commands on stdin, one per line, and answers each with exactly one JSON line:
@@ -69,6 +74,17 @@ struct memory_figures {
 };
 
 static struct probe probes[N_PROBES];
+
+/* The dwell probe's hooks, attached and detached as one (sampling windows). */
+#define SAMPLE_PERIOD_NS 1000000000ull
+static unsigned int sample_every = 1;
+static struct bpf_program *dwell_tp_progs[8];
+static int n_dwell_tp_progs;
+static struct bpf_link *dwell_links[16];
+static int n_dwell_links;
+static int dwell_cgroup_fd = -1;
+static bool dwell_on;
+static __u32 epoch;
 static volatile sig_atomic_t exiting;
 /* Why the loader ends, written to stderr as one JSON line on the way out so the harness can
  * say it (a loader that exits 0 mid-cell must never be a mystery). */
@@ -253,6 +269,8 @@ static int create_shared_maps(void)
 	return 0;
 }
 
+static int dwell_attach(void);
+
 static void load_probe(enum probe_id id, const char *obj_dir)
 {
 	struct probe *p = &probes[id];
@@ -300,6 +318,14 @@ static void load_probe(enum probe_id id, const char *obj_dir)
 			p->cgroup_progs[p->n_cgroup_progs++] = prog;
 			continue;
 		}
+		if (id == PROBE_DWELL) {
+			if (n_dwell_tp_progs == (int)(sizeof(dwell_tp_progs) / sizeof(dwell_tp_progs[0]))) {
+				set_failure(p, "attach", E2BIG);
+				return;
+			}
+			dwell_tp_progs[n_dwell_tp_progs++] = prog; /* attached by dwell_attach() */
+			continue;
+		}
 		if (p->n_links == MAX_LINKS) {
 			set_failure(p, "attach", E2BIG);
 			return;
@@ -315,7 +341,50 @@ static void load_probe(enum probe_id id, const char *obj_dir)
 		if (id == PROBE_MEMORY)
 			mem_iter_link = link;
 	}
+	if (id == PROBE_DWELL) {
+		int err = dwell_attach();
+		if (err) {
+			set_failure(p, "attach", err);
+			return;
+		}
+	}
 	p->attached = true;
+}
+
+static void write_config(void);
+
+static void dwell_detach(void)
+{
+	for (int i = n_dwell_links - 1; i >= 0; i--)
+		bpf_link__destroy(dwell_links[i]);
+	n_dwell_links = 0;
+	dwell_on = false;
+}
+
+/* Attaches the dwell probe's tracepoints, and its cgroup programs once a cgroup is given. */
+static int dwell_attach(void)
+{
+	struct probe *p = &probes[PROBE_DWELL];
+	epoch++;
+	write_config(); /* first: state of the last window is stale from here on */
+	for (int i = 0; i < n_dwell_tp_progs; i++) {
+		struct bpf_link *link = bpf_program__attach(dwell_tp_progs[i]);
+		if (!link)
+			goto fail;
+		dwell_links[n_dwell_links++] = link;
+	}
+	for (int i = 0; dwell_cgroup_fd >= 0 && i < p->n_cgroup_progs; i++) {
+		struct bpf_link *link = bpf_program__attach_cgroup(p->cgroup_progs[i], dwell_cgroup_fd);
+		if (!link)
+			goto fail;
+		dwell_links[n_dwell_links++] = link;
+	}
+	dwell_on = true;
+	return 0;
+fail:;
+	int err = -errno;
+	dwell_detach();
+	return err;
 }
 
 static int map_fd(enum probe_id id, const char *name)
@@ -339,6 +408,10 @@ static void unload_probe(struct probe *p)
 /* The one cleanup path. */
 static void cleanup(void)
 {
+	dwell_detach();
+	if (dwell_cgroup_fd >= 0)
+		close(dwell_cgroup_fd);
+	dwell_cgroup_fd = -1;
 	for (int i = N_PROBES - 1; i >= 0; i--)
 		unload_probe(&probes[i]);
 	mem_iter_link = NULL;
@@ -373,7 +446,7 @@ static void ensure_tracefs(void)
 static void write_config(void)
 {
 	__u32 zero = 0;
-	struct probe_config cfg = { .window_start_ns = window_start_ns, .cgroups_tracked = cgroups_tracked };
+	struct probe_config cfg = { .window_start_ns = window_start_ns, .cgroups_tracked = cgroups_tracked, .epoch = epoch };
 	bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY);
 }
 
@@ -556,7 +629,7 @@ static void cmd_snapshot(bool final)
 		free(states);
 	}
 
-	printf("{\"snapshot\":{\"final\":%s,\"windowNs\":%llu,\"components\":[", final ? "true" : "false",
+	printf("{\"snapshot\":{\"final\":%s,\"sampleEvery\":%u,\"windowNs\":%llu,\"components\":[", final ? "true" : "false", sample_every,
 	       (unsigned long long)(window_start_ns ? now - window_start_ns : 0));
 	bool first = true;
 	for (__u32 c = 1; c < max_components; c++) {
@@ -745,9 +818,24 @@ static void cmd_attach_cgroup(const char *path)
 		return;
 	}
 	int attached = 0;
+	if (probes[PROBE_DWELL].attached && dwell_cgroup_fd < 0) {
+		dwell_cgroup_fd = dup(fd);
+		/* attached now if its window is open, else when the next one opens */
+		for (int j = 0; dwell_on && j < probes[PROBE_DWELL].n_cgroup_progs; j++) {
+			struct bpf_link *link = bpf_program__attach_cgroup(probes[PROBE_DWELL].cgroup_progs[j], dwell_cgroup_fd);
+			if (!link) {
+				int err = errno;
+				close(fd);
+				reply_error("attaching %s to %s: %s", bpf_program__name(probes[PROBE_DWELL].cgroup_progs[j]), path, strerror(err));
+				return;
+			}
+			dwell_links[n_dwell_links++] = link;
+			attached++;
+		}
+	}
 	for (int i = 0; i < N_PROBES; i++) {
 		struct probe *p = &probes[i];
-		if (!p->attached)
+		if (!p->attached || i == PROBE_DWELL)
 			continue;
 		for (int j = 0; j < p->n_cgroup_progs; j++) {
 			if (p->n_links == MAX_LINKS) {
@@ -886,7 +974,7 @@ static void report_exit(void)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: loader --probes dwell,runq,cpu,connect,memory [--mem-interval-ms 200]\n"
-		     "              [--max-components %d] [--obj-dir DIR] [--verbose]\n",
+		     "              [--max-components %d] [--sample-every N] [--obj-dir DIR] [--verbose]\n",
 		MAX_COMPONENTS);
 }
 
@@ -948,6 +1036,11 @@ int main(int argc, char **argv)
 			if (!parse_u32(value, 3600000, &n) || n < 10)
 				return fatal(2, "--mem-interval-ms must be an integer 10..3600000, got \"%s\"", value);
 			mem_interval_ms = n;
+			i++;
+		} else if (!strcmp(arg, "--sample-every")) {
+			if (!parse_u32(value, 1000, &n) || n < 1)
+				return fatal(2, "--sample-every must be an integer 1..1000, got \"%s\"", value);
+			sample_every = n;
 			i++;
 		} else if (!strcmp(arg, "--max-components")) {
 			if (!parse_u32(value, 65536, &n) || n < 2)
@@ -1036,7 +1129,7 @@ int main(int argc, char **argv)
 			json_string(stdout, probes[i].failure);
 		}
 	}
-	printf("},\"maxComponents\":%u,\"memIntervalMs\":%u,\"pid\":%d}", max_components, mem_interval_ms, (int)getpid());
+	printf("},\"maxComponents\":%u,\"memIntervalMs\":%u,\"sampleEvery\":%u,\"pid\":%d}", max_components, mem_interval_ms, sample_every, (int)getpid());
 	end_line();
 	if (n_attached == 0)
 		return fatal(1, "no probe could be loaded and attached");
@@ -1047,18 +1140,35 @@ int main(int argc, char **argv)
 	size_t line_len = 0;
 	bool discarding = false; /* inside an over-long line, already answered */
 	__u64 next_sample_ns = now_ns();
+	__u64 period_start_ns = now_ns();
 	bool running = true;
 	while (running && !exiting) {
 		int timeout_ms = -1;
+		if (sample_every > 1 && probes[PROBE_DWELL].attached) {
+			/* The dwell probe's window: the first 1/N of each second. */
+			__u64 now = now_ns();
+			if (now >= period_start_ns + SAMPLE_PERIOD_NS) {
+				period_start_ns = now;
+				if (!dwell_on && dwell_attach() != 0)
+					fprintf(stderr, "loader: re-attaching the dwell probe failed: %s\n", strerror(errno));
+			} else if (dwell_on && now >= period_start_ns + SAMPLE_PERIOD_NS / sample_every) {
+				dwell_detach();
+			}
+			__u64 next = dwell_on ? period_start_ns + SAMPLE_PERIOD_NS / sample_every : period_start_ns + SAMPLE_PERIOD_NS;
+			now = now_ns();
+			timeout_ms = next > now ? (int)((next - now + 999999) / 1000000) : 0;
+		}
 		if (mem_iter_link) {
 			__u64 now = now_ns();
 			if (now >= next_sample_ns) {
 				sample_memory();
 				next_sample_ns = now + ms_to_ns(mem_interval_ms);
 			}
-			timeout_ms = (int)((next_sample_ns - now_ns() + 999999) / 1000000);
-			if (timeout_ms < 0)
-				timeout_ms = 0;
+			int mem_timeout = (int)((next_sample_ns - now_ns() + 999999) / 1000000);
+			if (mem_timeout < 0)
+				mem_timeout = 0;
+			if (timeout_ms < 0 || mem_timeout < timeout_ms)
+				timeout_ms = mem_timeout;
 		}
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		int r = poll(&pfd, 1, timeout_ms);

@@ -87,7 +87,7 @@ struct hop_key {
 struct probe_config {
 	__u64 window_start_ns;  /* CLOCK_MONOTONIC ns of the last `start` */
 	__u32 cgroups_tracked;  /* 0: skip the cgroup lookup on the hot paths */
-	__u32 pad;
+	__u32 epoch;            /* sampling windows: +1 each time the dwell probe's hooks are attached again */
 };
 
 #ifdef __BPF__

@@ -12,6 +12,7 @@ import { meshModule, meshModules, registeredMesh } from '../harness/mesh/index.t
 import { planCells } from '../harness/scenario/plan.ts';
 import { scalingCharts } from './scaling.ts';
 import { chainCharts } from './chain.ts';
+import { decompositionCharts } from './decomposition.ts';
 import { PROTOCOLS, REFERENCE_MESH, type MeshName, type Protocol, type Security } from '../harness/scenario/types.ts';
 import {
   latencyCurveSpec,
@@ -429,6 +430,7 @@ export function buildReportModel(result: RunResult): ReportModel {
 
   charts.push(...scalingCharts(result));
   charts.push(...chainCharts(result));
+  charts.push(...decompositionCharts(result));
 
   const notes = [...result.notes];
   if (missingCells.length > 0) notes.push(`Not measured (${missingCells.length} of ${planned.length} planned cells): ${missingCells.join(', ')}.`);

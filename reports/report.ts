@@ -12,6 +12,7 @@ import { chartSlot, escapeHtml, htmlTable, page } from './html.ts';
 import { hasScalingSection, scalingSection } from './scaling.ts';
 import { securitySection } from './security.ts';
 import { chainSection, hasChainSection } from './chain.ts';
+import { decompositionSection, hasDecompositionSection } from './decomposition.ts';
 import { buildReportModel, changeText, inGroup, meshesIn, pText, type CellGroup, type ReportModel } from './model.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -26,6 +27,7 @@ export function renderReport(result: RunResult, model: ReportModel = buildReport
     throughputAndUsage(model),
     scalingSection(result, model.charts),
     chainSection(result, model.charts),
+    decompositionSection(result, model.charts),
     cellsSection(result),
     environmentSection(result),
     probesSection(model),
@@ -60,6 +62,7 @@ function toc(model: ReportModel, result: RunResult): string {
     ['throughput-usage', 'throughput, CPU, memory'],
     ...(hasScalingSection(result) ? [['scaling', 'cost as the node fills']] : []),
     ...(hasChainSection(result) ? [['chain', 'cost per hop']] : []),
+    ...(hasDecompositionSection(result) ? [['decomposition', 'where the latency goes']] : []),
     ['cells', 'all cells'],
     ['environment', 'environment'],
     ['probes', 'probes'],

@@ -77,6 +77,8 @@ export interface CellDecomposition {
   unattributed: PartFigure;
   hops: number;
   kernel?: KernelCost;
+  /** The dwell probe's sampling: its figures are 1 in this many seconds' worth (1: all). */
+  sampleEvery?: number;
   notes: string[];
 }
 
@@ -113,6 +115,7 @@ export interface DecomposeInput {
   /** CPUs the pods run on, e.g. "1" or "1-3". */
   podCpus?: string;
   load: Pick<LoadOutcome, 'latencyUs' | 'requests' | 'non2xx'>;
+  sampleEvery?: number;
 }
 
 function cpuList(spec: string): string[] {
@@ -205,6 +208,9 @@ export function decomposeCell(input: DecomposeInput): CellDecomposition | undefi
   if (chain.length > 1) residence(chain[chain.length - 1]!);
   for (let i = chain.length - 1; i > 0; i--) hop(chain[i]!, chain[i - 1]!, 'response');
   // A proxy's residence covers both directions; it sits once, between its request hops.
+  const modelled = new Set(parts.filter((p) => p.kind === 'hop').map((p) => `${p.from}>${p.to}`));
+  const outside = [...hopsByRoles.keys()].filter((k) => !modelled.has(k));
+  if (outside.length > 0) notes.push(`hops outside the path model, not in the parts: ${outside.map((k) => k.replace('>', ' → ')).join(', ')}`);
 
   const clientSend = get('client-app', 'txReq');
   const clientWake = get('client-app', 'wakeResp');
@@ -224,13 +230,14 @@ export function decomposeCell(input: DecomposeInput): CellDecomposition | undefi
 
   const decomposition: CellDecomposition = {
     method: 'first segment of each message at the cell\'s sockets (cgroup_skb ingress/egress, matched by TCP seq/ack) and its read/send (sock_recv_length, tcp_sendmsg_locked)',
-    probeRequests: clientWaited.count,
+    probeRequests: clientWaited.count * (input.sampleEvery ?? 1),
     driverRequests: requests,
     driver: roundPart(driver),
     parts: parts.map((p) => ({ ...p, meanUs: round1(p.meanUs), p50Us: round1(p.p50Us) })),
     sum: roundPart(sum),
     unattributed: roundPart({ meanUs: driver.meanUs - sum.meanUs, p50Us: driver.p50Us - sum.p50Us }),
     hops: parts.filter((p) => p.kind === 'hop').length,
+    ...(input.sampleEvery !== undefined ? { sampleEvery: input.sampleEvery } : {}),
     notes,
   };
   const kernel = kernelCost(input, roles, requests);
@@ -305,11 +312,15 @@ export interface MeshDecomposition {
   mesh: MeshName;
   protocol: Protocol;
   services: number;
+  /** Absent: plaintext. */
+  security?: string;
   /** Cells it averages (saturated and failed cells left out). */
   cells: number;
   /** The parts averaged over the cells (mean µs per request). */
   parts: DecompositionPart[];
   totals: DecompositionTotals;
+  /** The kernel's CPU per request on the pods' CPUs and the data path's own BPF run time, averaged over the cells. */
+  kernel?: { kernelUsPerRequest?: number; softirqUsPerRequest?: number; datapathBpfNsPerRequest?: number };
   /** vs the baseline's decomposition of the same protocol × services; absent for the baseline. */
   delta?: DecompositionTotals & { words: string };
 }
@@ -374,6 +385,8 @@ export interface DecomposableCell {
   mesh: MeshName;
   protocol: Protocol;
   services: number;
+  security?: string;
+  chain?: number;
   status?: string;
   load: { saturated?: boolean };
   decomposition?: CellDecomposition;
@@ -383,25 +396,37 @@ export interface DecomposableCell {
 export function decomposeMeshes(cells: readonly DecomposableCell[], reference: MeshName = REFERENCE_MESH): MeshDecomposition[] {
   const groups = new Map<string, DecomposableCell[]>();
   for (const cell of cells) {
-    if (!cell.decomposition || cell.status === 'failed' || cell.load.saturated) continue;
-    const key = `${cell.mesh}|${cell.protocol}|${cell.services}`;
+    // A chain's longer cells cross services the path model does not follow (yet).
+    if (!cell.decomposition || cell.status === 'failed' || cell.load.saturated || (cell.chain ?? 1) !== 1) continue;
+    const key = `${cell.mesh}|${cell.protocol}|${cell.services}|${cell.security ?? 'plaintext'}`;
     groups.set(key, [...(groups.get(key) ?? []), cell]);
   }
   const out: MeshDecomposition[] = [];
   for (const group of groups.values()) {
     const ds = group.map((c) => c.decomposition!);
+    const avgOf = (pick: (k: KernelCost) => number | undefined): number | undefined => {
+      const xs = ds.flatMap((d) => (d.kernel && pick(d.kernel) !== undefined ? [pick(d.kernel)!] : []));
+      return xs.length ? round1(avg(xs)) : undefined;
+    };
+    const kernel = {
+      kernelUsPerRequest: avgOf((k) => k.kernelUsPerRequest),
+      softirqUsPerRequest: avgOf((k) => k.softirqUsPerRequest),
+      datapathBpfNsPerRequest: avgOf((k) => k.datapathBpf?.runNsPerRequest),
+    };
     out.push({
       mesh: group[0]!.mesh,
       protocol: group[0]!.protocol,
       services: group[0]!.services,
+      ...(group[0]!.security && group[0]!.security !== 'plaintext' ? { security: group[0]!.security } : {}),
       cells: group.length,
       parts: averageParts(ds),
       totals: averageTotals(ds.map((d) => totalsOf(d))),
+      ...(Object.values(kernel).some((v) => v !== undefined) ? { kernel: JSON.parse(JSON.stringify(kernel)) as MeshDecomposition['kernel'] } : {}),
     });
   }
   for (const m of out) {
     if (m.mesh === reference) continue;
-    const base = out.find((b) => b.mesh === reference && b.protocol === m.protocol && b.services === m.services);
+    const base = out.find((b) => b.mesh === reference && b.protocol === m.protocol && b.services === m.services && b.security === m.security);
     if (!base) continue;
     const d = (pick: (t: DecompositionTotals) => number): number => round1(pick(m.totals) - pick(base.totals));
     const delta: DecompositionTotals = {
@@ -429,6 +454,7 @@ export function decomposeMeasured(
   const components: DecomposeInput['components'] = {};
   for (const c of measured.components) components[c.id] = { role: c.role, ...(figures.components[c.id] ?? {}) };
   const decomposition = decomposeCell({
+    sampleEvery: figures.sampleEvery,
     components,
     hops: figures.hops,
     hostCpus: figures.hostCpus,
@@ -437,4 +463,77 @@ export function decomposeMeasured(
     load: measured.outcome,
   });
   return decomposition ? { decomposition } : {};
+}
+
+// ---------------------------------------------------------------------------------------
+// Tables for summary.md, the terminal and report.html (from the stored analysis)
+
+export interface DecompositionTable {
+  heading: string;
+  header: string[];
+  align: Array<'left' | 'right'>;
+  rows: string[][];
+}
+
+const us = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(1)} µs`);
+const signedUs = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)} µs`;
+
+/** Per protocol × services: the parts per mesh, then the Δ vs the baseline per mesh. */
+export function decompositionTables(stored: readonly MeshDecomposition[]): DecompositionTable[] {
+  const tables: DecompositionTable[] = [];
+  const keyOf = (m: MeshDecomposition): string => `${m.protocol}|${m.services}|${m.security ?? ''}`;
+  const groups = [...new Set(stored.map(keyOf))];
+  for (const key of groups) {
+    const meshes = stored.filter((m) => keyOf(m) === key);
+    const { protocol, services } = meshes[0]!;
+    const label = `${protocol}${meshes[0]!.security ? ` · ${meshes[0]!.security}` : ''}`;
+    const rows: string[][] = [];
+    for (const m of meshes) {
+      for (const p of m.parts) {
+        rows.push([
+          m.mesh,
+          p.kind === 'hop' ? `hop ${p.label}` : `${p.label} (user space)`,
+          p.direction,
+          us(p.meanUs),
+          us(p.p50Us),
+          p.send ? `${us(p.send.meanUs)} + ${us(p.transit?.meanUs)} + ${us(p.wake?.meanUs)}` : '—',
+        ]);
+      }
+      rows.push([m.mesh, "driver's own (unattributed)", '', us(m.totals.unattributedUs), '', '']);
+      rows.push([m.mesh, `= driver's mean latency (${m.cells} cell${m.cells === 1 ? '' : 's'})`, '', us(m.totals.driverUs), '', '']);
+    }
+    tables.push({
+      heading: `${label} · ${services} service${services === 1 ? '' : 's'} — where the latency goes, along the path (mean per request)`,
+      header: ['mesh', 'part', 'direction', 'mean', 'p50', 'send + transit + wake-up'],
+      align: ['left', 'left', 'left', 'right', 'right', 'right'],
+      rows,
+    });
+    const deltas = meshes.filter((m) => m.delta);
+    if (deltas.length > 0) {
+      tables.push({
+        heading: `${label} · ${services} service${services === 1 ? '' : 's'} — where each mesh's Δ vs ${REFERENCE_MESH} goes (mean per request)`,
+        header: ['mesh', 'Δ latency', "proxies' user space", 'kernel transit', 'wake-ups', 'server app', 'unattributed', 'extra hops', 'kernel CPU / request', 'softirq / request', 'data path BPF / request'],
+        align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+        rows: deltas.map((m) => [
+          m.mesh,
+          signedUs(m.delta!.driverUs),
+          signedUs(m.delta!.proxyUserUs),
+          signedUs(m.delta!.kernelTransitUs),
+          signedUs(m.delta!.wakeUpUs),
+          signedUs(m.delta!.appUserUs),
+          signedUs(m.delta!.unattributedUs),
+          String(m.delta!.hops),
+          us(m.kernel?.kernelUsPerRequest),
+          us(m.kernel?.softirqUsPerRequest),
+          m.kernel?.datapathBpfNsPerRequest === undefined ? '—' : `${Math.round(m.kernel.datapathBpfNsPerRequest)} ns`,
+        ]),
+      });
+    }
+  }
+  return tables;
+}
+
+/** The Δ of every mesh in words, for the notes of summary.md and the terminal. */
+export function decompositionWords(stored: readonly MeshDecomposition[]): string[] {
+  return stored.filter((m) => m.delta).map((m) => `where the latency goes (${m.protocol}, ${m.services} service${m.services === 1 ? '' : 's'}): ${m.delta!.words}`);
 }

@@ -8,6 +8,7 @@ export interface ReadyLine {
   failed: Record<string, string>;
   maxComponents: number;
   memIntervalMs: number;
+  sampleEvery?: number;
   pid: number;
 }
 
@@ -30,6 +31,7 @@ export interface LoaderComponent {
 export interface SnapshotLine {
   snapshot: {
     final: boolean;
+    sampleEvery?: number;
     windowNs: number;
     components: LoaderComponent[];
     hops?: Array<{ from: number; to: number; transit: LoaderHistogram }>;
@@ -109,6 +111,7 @@ export function toProbeFigures(
     windowMs: line.snapshot.windowNs / 1e6,
     final: line.snapshot.final,
     probes: asProbeNames(ready.probes),
+    ...(line.snapshot.sampleEvery !== undefined && (ready.probes.includes('dwell')) ? { sampleEvery: line.snapshot.sampleEvery } : {}),
     failed,
     components,
   };

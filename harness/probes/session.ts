@@ -20,6 +20,11 @@ export const ACCOUNTING_PROBES: readonly ProbeName[] = ['cpu', 'runq'];
 export const DEFAULT_LOADER_PATH = fileURLToPath(new URL('../../bpf/build/loader', import.meta.url));
 const DEFAULT_MEM_INTERVAL_MS = 200;
 const DEFAULT_MAX_COMPONENTS = 512;
+/**
+ * The dwell probe's sampling (loader --sample-every): its hooks attached for 1/N of every
+ * second. Measured by npm run bench:probes (README: "Probe overhead").
+ */
+export const DEFAULT_SAMPLE_EVERY = 1;
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const READY_TIMEOUT_MS = 60_000;
 const EXIT_GRACE_MS = 5_000;
@@ -334,6 +339,7 @@ async function startLoader(options: ProbeOptions): Promise<LoaderSession> {
     '--probes', options.probes.join(','),
     '--mem-interval-ms', String(options.memIntervalMs ?? DEFAULT_MEM_INTERVAL_MS),
     '--max-components', String(options.maxComponents ?? DEFAULT_MAX_COMPONENTS),
+    '--sample-every', String(options.sampleEvery ?? DEFAULT_SAMPLE_EVERY),
   ];
   const child = spawn(loaderPath, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {

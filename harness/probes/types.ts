@@ -11,6 +11,11 @@ export interface ProbeOptions {
   memIntervalMs?: number;
   /** Path of the loader binary; default `bpf/build/loader` of this checkout. */
   loaderPath?: string;
+  /**
+   * Sampling: the dwell probe's hooks are attached for 1/N of every second (none of their
+   * cost the rest of the time); default DEFAULT_SAMPLE_EVERY. 1: always attached.
+   */
+  sampleEvery?: number;
   /** Largest number of components this session will track; default 511. */
   maxComponents?: number;
   /** Per-command answer timeout; default 10 s. */
@@ -131,6 +136,8 @@ export interface ProbeFigures {
   final: boolean;
   /** Probes that ran. */
   probes: ProbeName[];
+  /** The dwell probe's figures are a sample of 1 in this many seconds' worth (1: all of them). */
+  sampleEvery?: number;
   /** Probes that were asked for but could not be loaded or attached, with the reason. */
   failed: Partial<Record<ProbeName, string>>;
   components: Record<string, ComponentProbeFigures>;

@@ -138,6 +138,15 @@ export function componentTables(result: RunResult, meshes: MeshName[], protocols
 }
 
 /** The probes' own cost over the run, for the notes: BPF program time per request. */
+/** The hooks' framework cost (dispatch around each program, which bpf_stats does not count), as bench:probes measured it on/off. */
+function frameworkText(costs: Array<NonNullable<NonNullable<CellResult['probes']>['cost']>>, requests: number): string {
+  const measured = costs.filter((c) => c.frameworkSeconds !== undefined);
+  if (measured.length === 0) return '; the hooks\' framework cost is not known here (npm run bench:probes measures it)';
+  const seconds = measured.reduce((t, c) => t + c.frameworkSeconds!, 0);
+  return `; plus the hooks' framework cost, ${(seconds * 1000).toFixed(0)} ms (${((seconds * 1e6) / Math.max(1, requests)).toFixed(2)} µs per request: ` +
+    `${measured[0]!.frameworkNsPerInvocation} ns per invocation, measured on/off by bench:probes ${measured[0]!.frameworkMeasuredAt ?? ''})`;
+}
+
 export function probeCostNote(result: RunResult): string | undefined {
   const costs = result.cells.flatMap((cell) => (cell.probes?.cost ? [{ cost: cell.probes.cost, cell }] : []));
   if (costs.length === 0) return undefined;
@@ -149,6 +158,7 @@ export function probeCostNote(result: RunResult): string | undefined {
     `probe overhead: the eBPF probes ran ${costs.reduce((t, { cost }) => t + cost.bpfInvocations, 0).toLocaleString('en')} times ` +
     `for ${(bpfSeconds * 1000).toFixed(0)} ms of CPU (${((bpfSeconds * 1e6) / Math.max(1, requests)).toFixed(2)} µs per request, ` +
     `${((100 * bpfSeconds) / Math.max(1e-9, windowSeconds)).toFixed(2)} % of one CPU), plus ${(loaderSeconds * 1000).toFixed(0)} ms in the loader ` +
-    '(kernel bpf_stats run_time_ns and /proc, over the measured windows)'
+    '(kernel bpf_stats run_time_ns and /proc, over the measured windows)' +
+    frameworkText(costs.map(({ cost }) => cost), requests)
   );
 }

@@ -19,6 +19,7 @@ import { componentTables, probeCostNote } from './components.ts';
 import { formatRps, formatUs, latencyScale, rpsScale, scaled, type Scale } from './format.ts';
 import { scalingNotes, scalingTables } from './scalingTables.ts';
 import { chainNotes, chainTables } from './chainTables.ts';
+import { decompositionTables, decompositionWords } from '../analysis/decomposition.ts';
 import type { CellResult, MeshOverhead, RunResult } from './types.ts';
 
 type Align = 'left' | 'right';
@@ -172,6 +173,7 @@ function buildModel(result: RunResult): SummaryModel {
   tables.push(...componentTables(result, meshes, protocols, servicesValues));
   tables.push(...scalingTables(result));
   tables.push(...chainTables(result));
+  tables.push(...decompositionTables(result.analysis.decomposition ?? []));
 
   return {
     title: `meshbench — ${scenario.name}`,
@@ -259,6 +261,7 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
   if (probeCost) notes.push(probeCost);
   notes.push(...scalingNotes(result));
   notes.push(...chainNotes(result));
+  notes.push(...decompositionWords(result.analysis.decomposition ?? []));
   const measured = new Set(result.cells.map((cell) => cell.id));
   const missing = plannedIds.filter((id) => !measured.has(id));
   if (missing.length > 0) {

@@ -2,56 +2,11 @@
 // part is set by hand, and a baseline next to it; the loader's path/hop lines parsed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decomposeCell, decomposeMeshes, deltaWords, totalsOf, type CellDecomposition, type DecomposeInput } from '../../harness/analysis/decomposition.ts';
-import { latencyFigures, slotOfUs } from '../../harness/probes/histogram.ts';
+import { decomposeCell, decomposeMeshes, deltaWords, totalsOf, type CellDecomposition } from '../../harness/analysis/decomposition.ts';
+import { slotOfUs } from '../../harness/probes/histogram.ts';
 import { toProbeFigures, type SnapshotLine } from '../../harness/probes/protocol.ts';
 import type { ComponentRole } from '../../harness/mesh/types.ts';
-import type { LatencyFigures } from '../../harness/probes/types.ts';
-
-/** n samples all of `us` µs. */
-function fixed(us: number, n = 100): LatencyFigures {
-  return latencyFigures([[slotOfUs(us), n]], us * 1000 * n);
-}
-
-/**
- * client-app → client-sidecar → server-sidecar → server-app and back. Every send path 2 µs,
- * every transit 5 µs, every wake-up 10 µs; user space: client sidecar 20, server sidecar
- * 15, server app 30 µs.
- */
-function sidecarInput(): DecomposeInput {
-  const send = 2, transit = 5, wake = 10;
-  const hop = send + transit + wake;
-  const app = 30, ss = 15, cs = 20;
-  // served/waited follow from the parts: what lies between a socket's two messages.
-  const appServed = wake + app + send;
-  const ssWaited = transit + appServed + transit;
-  const ssServed = wake + ss + send + ssWaited + wake + send; // wakeReq, user, txReq, waited, wakeResp, txResp
-  const csWaited = transit + ssServed + transit;
-  const csServed = wake + cs + send + csWaited + wake + send;
-  const clientWaited = transit + csServed + transit;
-  const components: DecomposeInput['components'] = {
-    'client-1/client-app': { role: 'client-app', path: { waited: fixed(clientWaited), txReq: fixed(send), wakeResp: fixed(wake) } },
-    'client-1/client-sidecar': { role: 'client-sidecar', path: { served: fixed(csServed), waited: fixed(csWaited), wakeReq: fixed(wake), wakeResp: fixed(wake), txReq: fixed(send), txResp: fixed(send) } },
-    'server-1/server-sidecar': { role: 'server-sidecar', path: { served: fixed(ssServed), waited: fixed(ssWaited), wakeReq: fixed(wake), wakeResp: fixed(wake), txReq: fixed(send), txResp: fixed(send) } },
-    'server-1/server-app': { role: 'server-app', path: { served: fixed(appServed), wakeReq: fixed(wake), txResp: fixed(send) } },
-  };
-  const ids = Object.keys(components);
-  const hops = [[0, 1], [1, 2], [2, 3], [3, 2], [2, 1], [1, 0]].map(([a, b]) => ({ from: ids[a!]!, to: ids[b!]!, transit: fixed(transit) }));
-  const total = 6 * hop + cs + ss + app; // what the client's kernel sees, send() to read()
-  return { components, hops, load: { latencyUs: { p50: total + 4, p90: 0, p99: 0, p999: 0, max: 0, min: 0, mean: total + 4, count: 100 }, requests: 100, non2xx: 0 } };
-}
-
-function baselineInput(): DecomposeInput {
-  const components: DecomposeInput['components'] = {
-    'client-1/client-app': { role: 'client-app', path: { waited: fixed(5 + 42 + 5), txReq: fixed(2), wakeResp: fixed(10) } },
-    'server-1/server-app': { role: 'server-app', path: { served: fixed(42), wakeReq: fixed(10), txResp: fixed(2) } },
-  };
-  const hops = [
-    { from: 'client-1/client-app', to: 'server-1/server-app', transit: fixed(5) },
-    { from: 'server-1/server-app', to: 'client-1/client-app', transit: fixed(5) },
-  ];
-  return { components, hops, load: { latencyUs: { p50: 68, p90: 0, p99: 0, p999: 0, max: 0, min: 0, mean: 68, count: 100 }, requests: 100, non2xx: 0 } };
-}
+import { baselineInput, fixed, sidecarInput } from '../fixtures/decomposition.ts';
 
 describe('decomposition of a cell', () => {
   it('splits a sidecar path into its 6 hops and 3 residences, in path order, summing to the known total', () => {
