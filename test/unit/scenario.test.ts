@@ -213,7 +213,7 @@ describe('problems, all at once, with field paths', () => {
 
   test('unknown keys at every level are named, with a suggestion for near misses', async () => {
     assert.deepEqual(await problemsOf(join(FIXTURES, 'unknown-keys.yaml')), [
-      'workload.responseSize: unknown key "responseSize" (expected one of responseBytes, delay)',
+      'workload.responseSize: unknown key "responseSize" (expected one of responseBytes, delay, server)',
       'load.rps: unknown key "rps" (expected one of model, rate, connections, duration, warmup, driver, spread, hotShare)',
       'reapeats: unknown key "reapeats" (did you mean "repeats"? expected one of name, platform, meshes, protocols, security, services, chain, workload, load, grpc, repeats, idle, probes, nodes)',
     ]);
@@ -259,7 +259,7 @@ describe('problems, all at once, with field paths', () => {
       'meshes: must list at least one mesh (one or more of baseline, sidecar, ebpf, ebpf-l4, ambient, waypoint)',
       'protocols: must be a list of protocols (one or more of http1, grpc), got "http1"',
       'services: missing: a list of integers (1–200, e.g. [1, 10])',
-      'workload: must be a mapping (responseBytes, delay), got a list',
+      'workload: must be a mapping (responseBytes, delay, server), got a list',
       'load: missing: a mapping with at least duration, and rate for the open model',
     ]);
     assert.deepEqual(problemsOfText('name: x\nservices: []\nload: {rate: 1, duration: 1s, model: poisson, driver: k6}\n'), [
