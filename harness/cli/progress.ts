@@ -4,6 +4,7 @@ import type { CellResult } from '../results/types.ts';
 
 export function formatCellProgress(cell: CellResult): string {
   const l = cell.load;
+  if (cell.status === 'not-run') return `${cell.id}: ${cell.notRunReason ?? 'not run'}`;
   const asked = l.requestedRps !== undefined ? ` of ${formatRps(l.requestedRps)}` : '';
   const errors = l.non2xx + l.socketErrors;
   return [

@@ -17,6 +17,8 @@ export interface NeedCheck {
   ok: boolean;
   /** What was found, or why it is missing. */
   detail: string;
+  /** Why it is missing, in a few words (a table cell). */
+  short?: string;
 }
 
 async function tryInScratchNetns(args: string[]): Promise<{ ok: boolean; stderr: string }> {
@@ -34,6 +36,7 @@ async function kernelEncryption(): Promise<NeedCheck> {
   if (esp.ok) return { ok: true, detail: 'IPsec ESP (AES-GCM) states can be made' };
   return {
     ok: false,
+    short: 'the kernel lacks WireGuard and ESP',
     detail: `the kernel lacks WireGuard and ESP (ip link add type wireguard: ${wireguard.stderr || 'failed'}; ip xfrm state add proto esp aead rfc4106(gcm(aes)): ${esp.stderr || 'failed'})`,
   };
 }
@@ -55,21 +58,26 @@ export function checkLocalNeed(need: LocalNeed): Promise<NeedCheck> {
   return check;
 }
 
-/** Why a mesh cannot run in this security mode on the local platform, or undefined when it can. */
-export async function whyNotLocally(mesh: string, security: Security): Promise<string | undefined> {
+/** Why a mesh cannot run in this security mode on the local platform (short, and in detail), or undefined when it can. */
+export async function whyNotLocally(mesh: string, security: Security): Promise<{ reason: string; detail: string } | undefined> {
   if (security !== 'mtls') return undefined;
   const needs = meshModule(mesh).requires.mtlsLocal ?? [];
   for (const need of needs) {
     const check = await checkLocalNeed(need);
-    if (!check.ok) return `not run: ${check.detail}, which ${mesh} with mtls needs (node-to-node encryption, as Cilium's)`;
+    if (!check.ok) {
+      return {
+        reason: `not run: ${check.short ?? check.detail}`,
+        detail: `${mesh} with mtls needs node-to-node encryption (as Cilium's WireGuard or IPsec): ${check.detail}`,
+      };
+    }
   }
   return undefined;
 }
 
 /** A cell that was not run because this host lacks what its mesh needs in its security mode: the reason, nothing measured. */
-export function notRunCell(cell: Cell, reason: string, scenario?: Scenario): CellResult {
+export function notRunCell(cell: Cell, reason: string, scenario?: Scenario, detail?: string): CellResult {
   const now = new Date().toISOString();
-  return { ...cell, status: 'not-run', notRunReason: reason, startedAt: now, finishedAt: now, load: emptyLoadOutcome(scenario), path: {}, notes: [reason] };
+  return { ...cell, status: 'not-run', notRunReason: reason, startedAt: now, finishedAt: now, load: emptyLoadOutcome(scenario), path: {}, notes: [detail ? `${reason}: ${detail}` : reason] };
 }
 
 /** For doctor: per mesh, whether its mtls cells run on this host (and why not), plus openssl for the certificates. */
@@ -83,7 +91,7 @@ export async function securityChecks(): Promise<Array<{ what: string; ok: boolea
     checks.push({
       what: `mtls ${module.name}`,
       ok: why === undefined,
-      detail: why === undefined ? `runs (${needs.join(', ')})` : `${module.name} cells with security mtls are ${why}`,
+      detail: why === undefined ? `runs (${needs.join(', ')})` : `${module.name} cells with security mtls are ${why.reason}: ${why.detail}`,
       required: false,
     });
   }

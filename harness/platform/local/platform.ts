@@ -46,7 +46,7 @@ export class LocalPlatform implements Platform {
       // A mesh that lacks what its security mode needs here is recorded as not run, with the reason.
       runCell: async (cell) => {
         const why = await whyNotLocally(cell.mesh, cell.security ?? 'plaintext');
-        return why ? notRunCell(cell, why, run.scenario) : runCell(cell, env);
+        return why ? notRunCell(cell, why.reason, run.scenario, why.detail) : runCell(cell, env);
       },
       teardown: async () => {
         restoreBpfStats();
