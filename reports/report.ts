@@ -142,17 +142,23 @@ function throughputAndUsage(model: ReportModel): string {
   ].join('\n');
 }
 
+/** A cell's latency, or "no data" when it holds no sample (never 0 µs). */
+function cellUs(cell: CellResult, us: number): string {
+  return cell.load.latencyUs.count > 0 ? formatUs(us) : 'no data';
+}
+
 function cellsSection(result: RunResult): string {
   const header = ['cell', 'p50', 'p90', 'p99', 'p99.9', 'max', 'requests', 'achieved req/s', 'non-2xx', 'socket errors', 'saturated', 'notes'];
   const rows = [...result.cells]
     .sort((a, b) => a.index - b.index)
     .map((c: CellResult) => [
-      c.id,
-      formatUs(c.load.latencyUs.p50),
-      formatUs(c.load.latencyUs.p90),
-      formatUs(c.load.latencyUs.p99),
-      formatUs(c.load.latencyUs.p999),
-      formatUs(c.load.latencyUs.max),
+      // A failed cell (something died mid-cell) says so; a cell without a sample has no latency.
+      c.status === 'failed' ? `${c.id} ✖ failed: ${c.failure?.message ?? 'see notes'}` : c.id,
+      cellUs(c, c.load.latencyUs.p50),
+      cellUs(c, c.load.latencyUs.p90),
+      cellUs(c, c.load.latencyUs.p99),
+      cellUs(c, c.load.latencyUs.p999),
+      cellUs(c, c.load.latencyUs.max),
       String(c.load.requests),
       formatRps(c.load.achievedRps),
       String(c.load.non2xx),
