@@ -288,7 +288,7 @@ function buildNotes(result: RunResult, plannedIds: string[]): string[] {
       const tail = cell.failure.stderrTail ? `; its stderr ended: ${cell.failure.stderrTail.split('\n').slice(-3).join(' / ')}` : '';
       notes.push(`${cell.id}: ${FAILED_MARK}: ${cell.failure.component ?? 'the cell'}${exit}${tail}`);
     }
-    if (cell.load.latencyUs.count === 0) {
+    if (cell.load.latencyUs.count === 0 && cell.status !== 'not-run') {
       notes.push(`${cell.id}: no latency sample in the measured window (no request completed): its latencies read "${NO_DATA}"`);
     }
     for (const note of cell.notes) notes.push(`${cell.id}: ${note}`);
