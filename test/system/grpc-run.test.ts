@@ -1,17 +1,14 @@
 // `meshbench run` of a scenario with both protocols: HTTP/1.1 and gRPC cells side by side
 // in one run, and summary.md with one latency table per protocol.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { RunResult } from '../../harness/results/types.ts';
+import { meshbench } from '../cli.ts';
 import { assertNothingLeft, requireRoot } from './helpers.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const BIN = join(ROOT, 'bin', 'meshbench.js');
 
 const BOTH_PROTOCOLS = `
 name: system-run-grpc
@@ -24,24 +21,6 @@ grpc: { method: stream, messagesPerStream: 3 }
 probes: []
 repeats: 1
 `;
-
-function meshbench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meshbench ${args.join(' ')} did not finish in time\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
 
 /** The rows of the markdown table under `## heading`. */
 function tableRows(markdown: string, heading: string): string[][] {
@@ -66,7 +45,7 @@ describe('meshbench run with HTTP/1.1 and gRPC', () => {
     const scenarioPath = join(dir, 'scenario.yaml');
     writeFileSync(scenarioPath, BOTH_PROTOCOLS);
     const out = join(dir, 'runs');
-    const exit = await meshbench(['run', scenarioPath, '--out', out, '--json'], 240_000);
+    const exit = await meshbench(['run', scenarioPath, '--out', out, '--json'], { timeoutMs: 240_000 });
     assert.equal(exit.code, 0, exit.stderr);
     const [runId] = readdirSync(out);
     const runDir = join(out, runId!);

@@ -10,7 +10,6 @@
 // Then the same scenario runs on the local platform, for real, and both report.html files
 // must have the same sections.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,6 +22,7 @@ import type { RunResult } from '../../harness/results/types.ts';
 import { runScenario } from '../../harness/runner/run.ts';
 import { loadScenarioFile } from '../../harness/scenario/load.ts';
 import { FAKE_CPU_US_PER_READ, FAKE_KUBERNETES_VERSION, FakeKubeApiServer } from '../fakes/kubeApiServer.ts';
+import { meshbench } from '../cli.ts';
 import { assertNothingLeft, requireRoot } from './helpers.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -47,22 +47,6 @@ function replayedOutcome(namespaceLabels: Record<string, string>): Record<string
 }
 
 const sections = (html: string): string[] => [...html.matchAll(/<h2[^>]*>(.*?)<\/h2>/gs)].map((m) => m[1]!.replace(/<[^>]+>/g, '').trim());
-
-function meshbench(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'meshbench.js'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', fail);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('the kubernetes platform against a fake API server', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshbench-kube-fake-'));
@@ -134,7 +118,7 @@ describe('the kubernetes platform against a fake API server', () => {
   });
 
   test('`meshbench clean --platform kubernetes` against the fake finds nothing left', async () => {
-    const cleaned = await meshbench(['clean', '--platform', 'kubernetes', '--context', context, '--json'], { ...process.env, KUBECONFIG: kubeconfig });
+    const cleaned = await meshbench(['clean', '--platform', 'kubernetes', '--context', context, '--json'], { env: { ...process.env, KUBECONFIG: kubeconfig }, timeoutMs: 60_000 });
     assert.equal(cleaned.code, 0, cleaned.stderr);
     const report = JSON.parse(cleaned.stdout) as { removed: unknown[]; errors: string[] };
     assert.deepEqual(report.removed, []);

@@ -1,43 +1,15 @@
 // The whole program as a user runs it: `meshbench run` of a small scenario through all four
 // data paths, an interrupted run, and bad input that creates nothing.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { RunResult } from '../../harness/results/types.ts';
+import { meshbench } from '../cli.ts';
 import { assertNothingLeft, requireRoot } from './helpers.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const BIN = join(ROOT, 'bin', 'meshbench.js');
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function meshbench(args: string[], options: { onStart?: (pid: number) => void; timeoutMs?: number } = {}): Promise<Exit> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meshbench ${args.join(' ')} did not finish in time\n${stderr}`));
-    }, options.timeoutMs ?? 240_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-    options.onStart?.(child.pid!);
-  });
-}
 
 function scenarioFile(dir: string, yaml: string): string {
   const path = join(dir, 'scenario.yaml');
