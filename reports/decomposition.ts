@@ -14,7 +14,7 @@ import { CHART_CONFIG, meshOrder } from './specs.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
-export const WATERFALL_CATEGORIES = ['kernel: send path + transit', 'kernel: wake-up', 'user space', "driver's own (not seen by the kernel)"] as const;
+export const WATERFALL_CATEGORIES = ['kernel: send + transit', 'kernel: wake-up', 'user space', 'unattributed'] as const;
 const CATEGORY_COLOURS = ['#2e86ab', '#9bc1d6', '#d1495b', '#bbbbbb'];
 
 export interface WaterfallRow {
@@ -39,13 +39,13 @@ export function waterfallRows(m: MeshDecomposition): WaterfallRow[] {
   };
   for (const part of m.parts) {
     if (part.kind === 'hop') {
-      push(`${part.label}: send + transit`, 'kernel: send path + transit', (part.send?.meanUs ?? 0) + (part.transit?.meanUs ?? 0));
+      push(`${part.label}: send + transit`, 'kernel: send + transit', (part.send?.meanUs ?? 0) + (part.transit?.meanUs ?? 0));
       push(`${part.label}: wake-up`, 'kernel: wake-up', part.wake?.meanUs ?? 0);
     } else {
-      push(`${part.label} (user space)`, 'user space', part.meanUs);
+      push(part.role === 'client-app' ? part.label : `${part.label} (user space)`, 'user space', part.meanUs);
     }
   }
-  push("driver's own time", "driver's own (not seen by the kernel)", m.totals.unattributedUs);
+  push('unattributed (driver user space, error)', 'unattributed', m.totals.unattributedUs);
   return rows;
 }
 
@@ -61,18 +61,19 @@ export function waterfallSpec(title: string, subtitle: string, rows: readonly Wa
     facet: { row: { field: 'mesh', type: 'nominal', title: null, sort: [...meshes], header: { labelAngle: 0, labelAlign: 'left', labelFontWeight: 'bold' } } },
     resolve: { scale: { y: 'independent' } },
     spec: {
-      width: 520,
+      width: 440,
       height: { step: 14 },
       mark: { type: 'bar', height: { band: 0.8 } },
       encoding: {
         y: { field: 'step', type: 'ordinal', sort: { field: 'order' }, title: null, axis: { labelLimit: 320 } },
-        x: { field: 'startUs', type: 'quantitative', title: 'µs since the client called send() (mean request)' },
+        x: { field: 'startUs', type: 'quantitative', title: 'µs from the intended send time (mean request)' },
         x2: { field: 'endUs' },
         color: {
           field: 'category',
           type: 'nominal',
           title: 'where',
           scale: { domain: [...WATERFALL_CATEGORIES], range: CATEGORY_COLOURS },
+          legend: { labelLimit: 240 },
         },
         tooltip: [
           { field: 'mesh', type: 'nominal', title: 'data path' },
@@ -112,7 +113,7 @@ export function decompositionCharts(result: RunResult): ReportChart[] {
     id: 'decomposition-waterfall',
     title: 'Where a request\'s latency goes',
     caption:
-      'Each mesh\'s mean request along its path, cumulative from the client\'s send() to its read(): every kernel hop (the sender\'s send path and the transit to the next component, then the wake-up of the receiver) and every component\'s user space, from the dwell probe\'s socket-boundary figures; last, the driver\'s own time the kernel cannot see. The baseline is the first row.',
+      'Each mesh\'s mean request along its path, cumulative from its intended send time to the driver\'s clock: the driver\'s send lateness (its own figure), then every kernel hop (the sender\'s send path and the transit to the next component, then the wake-up of the receiver) and every component\'s user space, from the dwell probe\'s socket-boundary figures; last, what no hook sees (the driver\'s user space, and any error). The baseline is the first row.',
     spec: waterfallSpec('Where a request\'s latency goes (mean, µs)', `${first.protocol}, ${first.services} service${first.services === 1 ? '' : 's'}; ${REFERENCE_MESH} first`, rows, meshes.map((m) => m.mesh)),
   }];
 }

@@ -116,6 +116,12 @@ export interface DecomposeInput {
   podCpus?: string;
   load: Pick<LoadOutcome, 'latencyUs' | 'requests' | 'non2xx'>;
   sampleEvery?: number;
+  /**
+   * The driver's own figure of how late it wrote each request after its intended send time
+   * (open model; its accounting.schedulerLatenessUs): the client app's first residence,
+   * before the kernel sees the send.
+   */
+  driverLateness?: PartFigure;
 }
 
 function cpuList(spec: string): string[] {
@@ -200,6 +206,19 @@ export function decomposeCell(input: DecomposeInput): CellDecomposition | undefi
     });
   };
 
+  // The client app first: how late it wrote the request after its intended send time (its
+  // own clock; open model), which the latency counts from.
+  if (input.driverLateness) {
+    parts.push({
+      kind: 'residence',
+      label: 'client-app (send lateness)',
+      direction: 'request',
+      role: 'client-app',
+      meanUs: input.driverLateness.meanUs,
+      p50Us: input.driverLateness.p50Us,
+      samples: input.load.requests + input.load.non2xx,
+    });
+  }
   // Request: client app → … → server app; then the server; response: back the same way.
   for (let i = 0; i + 1 < chain.length; i++) {
     hop(chain[i]!, chain[i + 1]!, 'request');
@@ -223,7 +242,7 @@ export function decomposeCell(input: DecomposeInput): CellDecomposition | undefi
   const requests = input.load.requests + input.load.non2xx;
 
   // Consistency: the client's kernel round trip (waited) must equal what lies between.
-  const between = sum.meanUs - clientSend.meanUs - clientWake.meanUs;
+  const between = sum.meanUs - clientSend.meanUs - clientWake.meanUs - (input.driverLateness?.meanUs ?? 0);
   if (Math.abs(between - clientWaited.meanUs) > 0.1 * clientWaited.meanUs) {
     notes.push(`the parts between the client's send and read (${between.toFixed(1)} µs) differ from its kernel round trip (${clientWaited.meanUs.toFixed(1)} µs) by more than 10 %`);
   }
@@ -283,6 +302,8 @@ function kernelCost(input: DecomposeInput, roles: Map<ComponentRole, RoleFigures
 export interface DecompositionTotals {
   /** Proxies' time in user space (sidecars, node proxy). */
   proxyUserUs: number;
+  /** The client app's own send lateness (the driver's figure). */
+  clientUs: number;
   /** The server app's time in user space. */
   appUserUs: number;
   /** Send paths + transits of every hop: the kernel's network work. */
@@ -298,7 +319,8 @@ export function totalsOf(d: CellDecomposition, stat: 'meanUs' | 'p50Us' = 'meanU
   const sum = (pick: (p: DecompositionPart) => number, filter: (p: DecompositionPart) => boolean): number =>
     d.parts.filter(filter).reduce((t, p) => t + pick(p), 0);
   return {
-    proxyUserUs: sum((p) => p[stat], (p) => p.kind === 'residence' && p.role !== 'server-app'),
+    proxyUserUs: sum((p) => p[stat], (p) => p.kind === 'residence' && p.role !== 'server-app' && p.role !== 'client-app'),
+    clientUs: sum((p) => p[stat], (p) => p.kind === 'residence' && p.role === 'client-app'),
     appUserUs: sum((p) => p[stat], (p) => p.kind === 'residence' && p.role === 'server-app'),
     kernelTransitUs: sum((p) => (p.send?.[stat] ?? 0) + (p.transit?.[stat] ?? 0), (p) => p.kind === 'hop'),
     wakeUpUs: sum((p) => p.wake?.[stat] ?? 0, (p) => p.kind === 'hop'),
@@ -350,6 +372,7 @@ function averageTotals(ts: DecompositionTotals[]): DecompositionTotals {
   const a = (pick: (t: DecompositionTotals) => number): number => round1(avg(ts.map(pick)));
   return {
     proxyUserUs: a((t) => t.proxyUserUs),
+    clientUs: a((t) => t.clientUs),
     appUserUs: a((t) => t.appUserUs),
     kernelTransitUs: a((t) => t.kernelTransitUs),
     wakeUpUs: a((t) => t.wakeUpUs),
@@ -369,6 +392,7 @@ export function deltaWords(mesh: string, d: DecompositionTotals): string {
     [d.kernelTransitUs, `of kernel transit (${hops})`],
     [d.wakeUpUs, 'of wake-ups'],
     [d.appUserUs, 'in the server app'],
+    [d.clientUs, "in the driver's send lateness"],
     [d.unattributedUs, 'unattributed'],
   ];
   const body = terms
@@ -431,6 +455,7 @@ export function decomposeMeshes(cells: readonly DecomposableCell[], reference: M
     const d = (pick: (t: DecompositionTotals) => number): number => round1(pick(m.totals) - pick(base.totals));
     const delta: DecompositionTotals = {
       proxyUserUs: d((t) => t.proxyUserUs),
+      clientUs: d((t) => t.clientUs),
       appUserUs: d((t) => t.appUserUs),
       kernelTransitUs: d((t) => t.kernelTransitUs),
       wakeUpUs: d((t) => t.wakeUpUs),
@@ -453,7 +478,9 @@ export function decomposeMeasured(
   if (!figures) return {};
   const components: DecomposeInput['components'] = {};
   for (const c of measured.components) components[c.id] = { role: c.role, ...(figures.components[c.id] ?? {}) };
+  const lateness = (measured.outcome as { accounting?: { schedulerLatenessUs?: { mean?: number; p50?: number } } }).accounting?.schedulerLatenessUs;
   const decomposition = decomposeCell({
+    ...(lateness && lateness.mean !== undefined && lateness.p50 !== undefined ? { driverLateness: { meanUs: lateness.mean, p50Us: lateness.p50 } } : {}),
     sampleEvery: figures.sampleEvery,
     components,
     hops: figures.hops,
@@ -492,7 +519,7 @@ export function decompositionTables(stored: readonly MeshDecomposition[]): Decom
       for (const p of m.parts) {
         rows.push([
           m.mesh,
-          p.kind === 'hop' ? `hop ${p.label}` : `${p.label} (user space)`,
+          p.kind === 'hop' ? `hop ${p.label}` : p.role === 'client-app' ? p.label : `${p.label} (user space)`,
           p.direction,
           us(p.meanUs),
           us(p.p50Us),
@@ -512,8 +539,8 @@ export function decompositionTables(stored: readonly MeshDecomposition[]): Decom
     if (deltas.length > 0) {
       tables.push({
         heading: `${label} · ${services} service${services === 1 ? '' : 's'} — where each mesh's Δ vs ${REFERENCE_MESH} goes (mean per request)`,
-        header: ['mesh', 'Δ latency', "proxies' user space", 'kernel transit', 'wake-ups', 'server app', 'unattributed', 'extra hops', 'kernel CPU / request', 'softirq / request', 'data path BPF / request'],
-        align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+        header: ['mesh', 'Δ latency', "proxies' user space", 'kernel transit', 'wake-ups', 'server app', "driver's lateness", 'unattributed', 'extra hops', 'kernel CPU / request', 'softirq / request', 'data path BPF / request'],
+        align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
         rows: deltas.map((m) => [
           m.mesh,
           signedUs(m.delta!.driverUs),
@@ -521,6 +548,7 @@ export function decompositionTables(stored: readonly MeshDecomposition[]): Decom
           signedUs(m.delta!.kernelTransitUs),
           signedUs(m.delta!.wakeUpUs),
           signedUs(m.delta!.appUserUs),
+          signedUs(m.delta!.clientUs),
           signedUs(m.delta!.unattributedUs),
           String(m.delta!.hops),
           us(m.kernel?.kernelUsPerRequest),

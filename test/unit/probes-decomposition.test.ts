@@ -31,6 +31,13 @@ describe('decomposition of a cell', () => {
     assert.deepEqual(d.notes, []);
   });
 
+  it('puts the driver\'s own send lateness first, as the client app\'s residence', () => {
+    const d = decomposeCell({ ...sidecarInput(), driverLateness: { meanUs: 3, p50Us: 2 } })!;
+    assert.deepEqual([d.parts[0]!.label, d.parts[0]!.meanUs, d.parts[0]!.p50Us], ['client-app (send lateness)', 3, 2]);
+    assert.equal(d.unattributed.meanUs, 1);
+    assert.deepEqual(d.notes, []);
+  });
+
   it('says nothing without the path figures (dwell probe off)', () => {
     const input = sidecarInput();
     for (const c of Object.values(input.components)) delete c.path;
@@ -68,13 +75,13 @@ describe('a mesh\'s Δ vs the baseline, split the same way', () => {
     assert.equal(delta.kernelTransitUs, 6 * 7 - 2 * 7);
     assert.equal(delta.wakeUpUs, 6 * 10 - 2 * 10);
     assert.equal(delta.appUserUs, 0);
-    assert.equal(delta.proxyUserUs + delta.kernelTransitUs + delta.wakeUpUs + delta.appUserUs + delta.unattributedUs, delta.driverUs);
-    assert.equal(delta.words, "sidecar +103 µs (mean) = +35 µs in proxies' user space + 28 µs of kernel transit (4 extra kernel hops) + 40 µs of wake-ups + 0 µs in the server app + 0 µs unattributed");
+    assert.equal(delta.proxyUserUs + delta.kernelTransitUs + delta.wakeUpUs + delta.appUserUs + delta.clientUs + delta.unattributedUs, delta.driverUs);
+    assert.equal(delta.words, "sidecar +103 µs (mean) = +35 µs in proxies' user space + 28 µs of kernel transit (4 extra kernel hops) + 40 µs of wake-ups + 0 µs in the server app + 0 µs in the driver's send lateness + 0 µs unattributed");
     assert.deepEqual(totalsOf(sidecar).hops, 6);
   });
 
   it('words a faster mesh with minus signs', () => {
-    assert.match(deltaWords('ebpf-l4', { proxyUserUs: 0, appUserUs: -1, kernelTransitUs: -3, wakeUpUs: 2, unattributedUs: 0, driverUs: -2, hops: 0 }), /^ebpf-l4 −2 µs \(mean\) = \+0 µs .* − 3 µs of kernel transit \(no extra hop\) \+ 2 µs of wake-ups − 1 µs in the server app/);
+    assert.match(deltaWords('ebpf-l4', { proxyUserUs: 0, clientUs: 0, appUserUs: -1, kernelTransitUs: -3, wakeUpUs: 2, unattributedUs: 0, driverUs: -2, hops: 0 }), /^ebpf-l4 −2 µs \(mean\) = \+0 µs .* − 3 µs of kernel transit \(no extra hop\) \+ 2 µs of wake-ups − 1 µs in the server app/);
   });
 
   it('leaves saturated and failed cells out', () => {

@@ -45,7 +45,7 @@ describe('the waterfall of where the latency goes', () => {
       'http1 · 1 service — where the latency goes, along the path (mean per request)',
       "http1 · 1 service — where each mesh's Δ vs baseline goes (mean per request)",
     ]);
-    assert.deepEqual(tables[1]!.rows[0]!.slice(0, 8), ['sidecar', '+103.0 µs', '+35.0 µs', '+28.0 µs', '+40.0 µs', '+0.0 µs', '+0.0 µs', '4']);
+    assert.deepEqual(tables[1]!.rows[0]!.slice(0, 9), ['sidecar', '+103.0 µs', '+35.0 µs', '+28.0 µs', '+40.0 µs', '+0.0 µs', '+0.0 µs', '+0.0 µs', '4']);
     assert.equal(decompositionWords(stored).length, 1);
   });
 });
