@@ -56,7 +56,9 @@ export async function serverAppCounters(
   await Promise.all(
     servers.map(async (pod, i) => {
       const service = services[i]!;
-      const r = await cluster.exec(pod, 'curl', ['-sS', '--max-time', '3', `http://127.0.0.1:${service.targetPort}/_meshbench/stats`]);
+      const url = `http://127.0.0.1:${service.targetPort}/_meshbench/stats`;
+      const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(3000) }).then((r) => r.text()).then((t) => process.stdout.write(t))`;
+      const r = await cluster.exec(pod, process.execPath, ['-e', script]);
       const stats = JSON.parse(r.stdout) as ServerAppStats;
       counters[`server-app:${service.name}`] = stats.requests;
       if (stats.upstream) counters[`server-app-upstream-errors:${service.name}`] = stats.upstream.errors;

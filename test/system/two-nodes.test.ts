@@ -43,7 +43,8 @@ async function sendAndCount(live: LiveCell): Promise<Record<string, number>> {
 
 async function serverPeers(live: LiveCell, podIndex: number): Promise<Record<string, number>> {
   const pod = live.servers[podIndex]!;
-  const r = await run('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:8080/_meshbench/stats'], { netns: pod.netns });
+  const script = "fetch('http://127.0.0.1:8080/_meshbench/stats', { signal: AbortSignal.timeout(3000) }).then((r) => r.text()).then((t) => process.stdout.write(t))";
+  const r = await run(process.execPath, ['-e', script], { netns: pod.netns });
   return (JSON.parse(r.stdout) as { peers: Record<string, number> }).peers;
 }
 
