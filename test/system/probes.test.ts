@@ -237,7 +237,7 @@ describe('eBPF probes against independent sources', { timeout: 180_000 }, () => 
     const echoServer = await startNodeInCgroup('echo', `
       const s = require('net').createServer((c) => c.on('data', (d) => c.write(d)));
       s.listen(0, '127.0.0.1', () => console.log(s.address().port));`);
-    session = await startProbes({ probes: ['dwell'] });
+    session = await startProbes({ probes: ['dwell'], sampleEvery: 1 }); // every request: the counts are checked
     await session.track({ id: 'server-1/app', cgroupDir: slowServer.cgroupDir });
     await session.track({ id: 'echo-1/app', cgroupDir: echoServer.cgroupDir });
     await session.attachCgroup(TEST_CGROUP);
