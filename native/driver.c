@@ -778,26 +778,32 @@ static void h2_setup_callbacks(void) {
   nghttp2_session_callbacks_set_on_stream_close_callback(h2_callbacks, h2_on_close);
 }
 
-/** Serializes what nghttp2 has to send into the socket (the rest into the write buffer). */
+/**
+ * Serializes what nghttp2 has to send and writes it in one send() (nghttp2 hands out one frame
+ * at a time: a write per frame would cost the server a read per frame); what the socket does
+ * not take stays in the write buffer.
+ */
 static int h2_flush(conn *c) {
-  if (c->wlen > 0) {
+  if (c->woff < c->wlen) {
     int r = conn_flush(c);
     if (r != 0) return r;
   }
-  for (int rounds = 0; rounds < 1024; rounds++) {
-    const uint8_t *data;
-    ssize_t n = nghttp2_session_mem_send(c->h2, &data);
-    if (n < 0) return -1;
-    if (n == 0) break;
-    ssize_t w = send(c->fd, data, (size_t)n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
-      w = 0;
+  for (int batches = 0; batches < 64; batches++) {
+    int more = 0;
+    for (int frames = 0; frames < 4096; frames++) {
+      const uint8_t *data;
+      ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+      if (n < 0) return -1;
+      if (n == 0) break;
+      conn_buffer(c, data, (size_t)n);
+      if (c->wlen >= 256 * 1024) {
+        more = 1;
+        break;
+      }
     }
-    if (w < n) {
-      conn_buffer(c, data + w, (size_t)(n - w));
-      return conn_flush(c) < 0 ? -1 : 1;
-    }
+    if (c->wlen == 0) break;
+    int r = conn_flush(c);
+    if (r != 0 || !more) return r;
   }
   arm_out(c, 0);
   return 0;

@@ -5,6 +5,8 @@
 // the harness places them) when the host has two CPUs.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import type { GrpcDriverOutcome } from '../../harness/load/grpcDriver.ts';
@@ -221,6 +223,36 @@ describe('native driver against workload servers (127.0.0.1)', { timeout: 280_00
     const [a, b] = await Promise.all([grpcLocalStats(grpcFast.port), grpcLocalStats(grpcSlow.port)]);
     assert.equal(a.calls + b.calls, w.accounting.responses);
     assert.ok(Math.abs(a.calls / (a.calls + b.calls) - 0.9) < 0.01, `${a.calls} : ${b.calls}`);
+  });
+
+  it('HTTP/1.1 framing: chunked bodies, and servers that close after each response (no errors, every answer counted)', async () => {
+    let answered = 0;
+    const server = http.createServer((req, res) => {
+      answered++;
+      if (req.url === '/close') res.setHeader('connection', 'close');
+      // No Content-Length: Node sends chunked, in three chunks here.
+      res.write('x'.repeat(300));
+      res.write('y'.repeat(300));
+      res.end('z'.repeat(424));
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      for (const path of ['/', '/close']) {
+        answered = 0;
+        const o = await runNativeDriverProcess({ ...spec(port, { rate: 200, durationMs: 1000 }), targets: [{ host: HOST, port, path }] }, DRIVER_PREFIX);
+        show(`node http ${path}`, o);
+        assert.equal(o.non2xx + o.socketErrors, 0);
+        assert.equal(o.accounting.lost, 0);
+        assert.equal(o.accounting.responses, answered);
+        assert.equal(o.accounting.sent + o.accounting.unsent, 300);
+        if (path === '/close') assert.ok(o.accounting.connectionsOpened! > 100, `${o.accounting.connectionsOpened} connections for ${answered} answers`);
+        else assert.equal(o.accounting.connectionsOpened, 4);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('prints the measure phase, then exactly one result line', async () => {
