@@ -271,7 +271,9 @@ describe('faults through the real platform', () => {
     // Equal in shape to an uninterrupted run of the same scenario (the concurrency test's first run).
     const uninterrupted = runDirs(join(dir, 'concurrent'))[0];
     assert.ok(uninterrupted, 'the uninterrupted run of the test before');
-    assert.deepEqual(shapeOf({ ...result, notes: [] }), shapeOf({ ...readResult(uninterrupted), notes: [] }));
+    // Notes are data, not shape (the uninterrupted run's cells say they shared the host).
+    const withoutNotes = (r: RunResult) => ({ ...r, notes: [], cells: r.cells.map((c) => ({ ...c, notes: [] })) });
+    assert.deepEqual(shapeOf(withoutNotes(result)), shapeOf(withoutNotes(readResult(uninterrupted))));
     await assertNothingLeft(dir);
   });
 
@@ -313,5 +315,36 @@ describe('faults through the real platform', () => {
     assert.match(summary, /\| sidecar ✖ failed \| failed \(see notes\)/);
     assert.match(summary, /sidecar-http1-s1-r1: ✖ failed: server-1\/server-1-sidecar \(SIGKILL\)/);
     await assertNothingLeft(dir);
+  });
+
+  test('a disk that fills up mid-run: one line naming the path (exit 1), no .tmp, whole lines, nothing left', async () => {
+    const mount = join(dir, 'disk');
+    spawnSync('mkdir', ['-p', mount]);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=5m', 'tmpfs', mount], { encoding: 'utf8' });
+    assert.equal(mounted.status, 0, mounted.stderr);
+    try {
+      const running = start(['run', scenarioFile(dir, 'disk', scenarioYaml('faults-disk', 'baseline, sidecar')), '--out', mount]);
+      const runDir = await waitFor('the run', () => runDirs(mount)[0]);
+      await waitFor('the start record', () => existsSync(join(runDir, 'result.json')));
+      const free = Number(spawnSync('df', ['--output=avail', '-B1', mount], { encoding: 'utf8' }).stdout.trim().split('\n')[1]);
+      writeFileSync(join(mount, 'filler'), Buffer.alloc(Math.max(0, free - 8192)));
+      const exit = await running.done;
+      assert.equal(exit.code, 1, exit.stderr);
+      const last = exit.stderr.trim().split('\n').at(-1)!;
+      assert.match(last, new RegExp(`^meshbench: .*${mount}/.*: no space left on the device \\(ENOSPC\\)$`));
+      assert.doesNotMatch(exit.stderr, /\n\s+at /, 'no stack trace');
+      const files = readdirSync(runDir, { recursive: true }) as string[];
+      assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+      if (existsSync(join(runDir, 'cells.jsonl'))) {
+        const text = readFileSync(join(runDir, 'cells.jsonl'), 'utf8');
+        assert.ok(text === '' || text.endsWith('\n'), 'whole lines only');
+        for (const line of text.split('\n').filter(Boolean)) JSON.parse(line);
+      }
+      await assertNothingLeft(dir);
+      ourRuns.add(runDir.split('/').pop()!);
+      await assertNothingLeft(dir);
+    } finally {
+      spawnSync('umount', [mount]);
+    }
   });
 });
