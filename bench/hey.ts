@@ -4,7 +4,7 @@
 // (rate / connections each), its CSV read back. hey measures from its own send and writes
 // response times with 0.1 ms resolution, so its p50 reads in steps of 100 µs; its warm-up is
 // the first seconds of a longer run, dropped by each request's completion time.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLatencyHistogram, recordLatencyUs, summarizeLatencyUs } from '../harness/load/histogram.ts';
 import type { LocalCluster, Pod } from '../harness/platform/local/cluster.ts';
@@ -116,8 +116,25 @@ export function spreadText(figures: readonly TailFigures[], k: TailPercentile, m
 }
 
 /** nginx answering 200 + `BODY_BYTES` in `pod` on 0.0.0.0:port (config and logs in `dir`), on the pods' CPUs. */
-export async function startNginxPod(cluster: LocalCluster, pod: Pod, dir: string, port: number): Promise<void> {
+export async function startNginxPod(cluster: LocalCluster, pod: Pod, dir: string, port: number): Promise<number> {
   await writeFile(join(dir, 'nginx.conf'), nginxHttpConfig(dir, `0.0.0.0:${port}`));
   const nginx = cluster.spawn(pod, 'nginx', [NGINX, '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { cpus: 'pods' });
   await cluster.waitForListen(pod, pod.ip, port, 10_000, nginx);
+  return nginx.pid;
+}
+
+/**
+ * On-CPU time of a process, µs, summed over its threads (/proc/<pid>/task/<tid>/schedstat:
+ * ns, unlike /proc/<pid>/stat's 10 ms ticks); undefined once it is gone.
+ */
+export async function processOnCpuUs(pid: number): Promise<number | undefined> {
+  try {
+    let ns = 0;
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      ns += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
+    }
+    return ns / 1000;
+  } catch {
+    return undefined;
+  }
 }

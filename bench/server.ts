@@ -14,13 +14,13 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalCluster } from '../harness/platform/local/cluster.ts';
+import { LocalCluster, type Pod } from '../harness/platform/local/cluster.ts';
 import { newRunId } from '../harness/platform/local/names.ts';
 import { StateFile } from '../harness/platform/local/state.ts';
 import { startServerApp } from '../harness/runner/cell.ts';
 import { workloadFor } from '../harness/runner/protocols.ts';
 import type { Scenario, WorkloadServerName } from '../harness/scenario/types.ts';
-import { heyInPod, interleavedRounds, spreadText, startNginxPod, type TailPercentile } from './hey.ts';
+import { heyInPod, interleavedRounds, processOnCpuUs, spreadText, startNginxPod, type TailFigures, type TailPercentile } from './hey.ts';
 import { BODY_BYTES, median } from './lib.ts';
 
 const PORT = 8080;
@@ -82,10 +82,10 @@ async function main(): Promise<number> {
       { name: 'server-2', role: 'server' },
       { name: 'server-3', role: 'server' },
     ]);
-    await startNginxPod(cluster, nginxPod!, dir, PORT);
+    const nginxPid = await startNginxPod(cluster, nginxPod!, dir, PORT);
     const http = workloadFor('http1');
-    await startServerApp(cluster, nativePod!, scenarioFor('native'), http);
-    await startServerApp(cluster, nodePod!, scenarioFor('node'), http);
+    const nativeApp = await startServerApp(cluster, nativePod!, scenarioFor('native'), http);
+    const nodeApp = await startServerApp(cluster, nodePod!, scenarioFor('node'), http);
     const native = http.server(scenarioFor('native'));
     const node = http.server(scenarioFor('node'));
     log(
@@ -96,10 +96,23 @@ async function main(): Promise<number> {
     log(`servers: nginx ${nginxPod!.ip}; ${native.name} ${native.version} ${nativePod!.ip}; ${node.name} (${node.version}) ${nodePod!.ip}`);
 
     const heyRun = { rate, connections, warmupMs, durationMs, dir, signal: abort.signal };
+    // Each server's on-CPU time per request over a row (warm-up included): what it costs the
+    // CPU it shares with the proxies, and a figure the host's noise moves far less than a tail.
+    const cpuUsPerRequest = new Map<string, number[]>();
+    const measured = (name: string, pid: number, pod: Pod) => async (): Promise<TailFigures> => {
+      const before = await processOnCpuUs(pid);
+      const f = await heyInPod(cluster, client!, pod, PORT, heyRun);
+      const after = await processOnCpuUs(pid);
+      if (before === undefined || after === undefined) return f;
+      // requests over the whole run, from the measured window's count (hey lags on a busy host)
+      const perRequest = (after - before) / ((f.count * (warmupMs + durationMs)) / durationMs);
+      cpuUsPerRequest.set(name, [...(cpuUsPerRequest.get(name) ?? []), perRequest]);
+      return { ...f, note: `${f.note}, server CPU ${perRequest.toFixed(1)} µs/request` };
+    };
     const rows = [
-      { name: 'hey → nginx', run: () => heyInPod(cluster, client!, nginxPod!, PORT, heyRun) },
-      { name: 'hey → native server', run: () => heyInPod(cluster, client!, nativePod!, PORT, heyRun) },
-      { name: 'hey → Node server', run: () => heyInPod(cluster, client!, nodePod!, PORT, heyRun) },
+      { name: 'hey → nginx', run: measured('hey → nginx', nginxPid, nginxPod!) },
+      { name: 'hey → native server', run: measured('hey → native server', nativeApp.pid, nativePod!) },
+      { name: 'hey → Node server', run: measured('hey → Node server', nodeApp.pid, nodePod!) },
     ];
     const results = await interleavedRounds(rows, rounds, { stopped: () => interrupted, log, nameWidth: 22 });
     const med = (name: string, key: TailPercentile): number => median(results.get(name)!.map((f) => f[key]));
@@ -121,6 +134,12 @@ async function main(): Promise<number> {
         return `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
       };
       log(`  ${row.name.padEnd(22)} p50 ${cell('p50')}   p99 ${cell('p99')}   p99.9 ${cell('p999')}`);
+    }
+    log('\nserver CPU per request, median over rounds (min–max):');
+    for (const row of rows) {
+      const xs = cpuUsPerRequest.get(row.name) ?? [];
+      if (xs.length === 0) log(`  ${row.name.padEnd(22)} no data`);
+      else log(`  ${row.name.padEnd(22)} ${median(xs).toFixed(1)} µs (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`);
     }
     return 0;
   } catch (err) {
