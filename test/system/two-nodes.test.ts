@@ -12,7 +12,7 @@ import { run } from '../../harness/exec.ts';
 import { LocalCluster } from '../../harness/platform/local/cluster.ts';
 import { WIRE_MTU, wireCounters, wireName } from '../../harness/platform/local/nodes.ts';
 import { Haproxy } from '../../harness/proxy/haproxy.ts';
-import { bringUp, type LiveCell } from '../../harness/runner/cell.ts';
+import { bringUp, runCell, type LiveCell } from '../../harness/runner/cell.ts';
 import type { MeshName, Placement } from '../../harness/scenario/types.ts';
 import { assertNothingLeft, requestsFromPod, requireRoot, testRun, testScenario } from './helpers.ts';
 
@@ -101,6 +101,30 @@ describe('two nodes joined by a wire', () => {
       assert.equal(path['node2/node-proxy:inbound-connections'], N);
       assert.ok(wire['wire:node2→node:bytes']! >= N * RESPONSE_BYTES, `node2 → node: ${wire['wire:node2→node:bytes']} bytes`);
     });
+  });
+
+  test('a cross-node cell as a run runs it: its path records the wire, every request and response on it', async () => {
+    const { runId, state } = testRun();
+    const scenario = testScenario({ topology: { nodes: 2, placement: 'cross-node' }, probes: [] }, { driver: 'native', rate: 200, connections: 4, durationMs: 1500, warmupMs: 500 });
+    let path: Record<string, number>;
+    let responses: number;
+    try {
+      const cell = await runCell(
+        { id: 'sidecar-http1-s1-r1', mesh: 'sidecar', protocol: 'http1', services: 1, repeat: 1, index: 0 },
+        { runId, state, proxy: new Haproxy(), scenario, signal: new AbortController().signal },
+      );
+      assert.ok(!cell.notes.some((note) => note.startsWith('failed')), cell.notes.join('; '));
+      path = cell.path;
+      responses = (cell.load as typeof cell.load & { accounting: { responses: number } }).accounting.responses;
+    } finally {
+      state.close();
+    }
+    assert.ok(responses >= 300, `${responses} responses`);
+    assert.equal(path['server-1/sidecar:inbound'], responses);
+    // Each request is at least one segment towards node2, each 1 KiB answer at least its bytes back.
+    assert.ok(path['wire:node→node2:packets']! >= responses, `${path['wire:node→node2:packets']} packets for ${responses} requests`);
+    assert.ok(path['wire:node2→node:bytes']! >= responses * RESPONSE_BYTES, `${path['wire:node2→node:bytes']} bytes for ${responses} responses`);
+    assert.equal(path['wire:mtu'], WIRE_MTU);
   });
 
   test('same-node: the requests stay on the first node, the wire carries none of them', async () => {
