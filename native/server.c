@@ -587,6 +587,11 @@ static void conn_close(struct conn *c) {
   }
   c->q_head = c->q_tail = NULL;
   c->q_len = 0;
+  // The session first: should it ever report its streams closed, they are still ours to free.
+  if (c->h2) {
+    nghttp2_session_del(c->h2);
+    c->h2 = NULL;
+  }
   for (struct stream *st = c->streams, *next; st; st = next) {
     next = st->next;
     if (st->item) st->item->stream = NULL;
@@ -595,10 +600,6 @@ static void conn_close(struct conn *c) {
     free(st);
   }
   c->streams = NULL;
-  if (c->h2) {
-    nghttp2_session_del(c->h2);
-    c->h2 = NULL;
-  }
   c->next_dead = S.dead;
   S.dead = c;
 }
