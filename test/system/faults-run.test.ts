@@ -105,7 +105,10 @@ function readResult(runDir: string): RunResult {
   return JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as RunResult;
 }
 
-/** Value types by path, arrays by their elements: what "the same shape" means for two results. */
+/**
+ * Keys by path, arrays by their elements' keys: what "the same shape" means for two results
+ * (leaves are values: a CI bound may be a number in one run and null in another).
+ */
 function shapeOf(value: unknown): unknown {
   if (Array.isArray(value)) {
     const shapes = [...new Set(value.map((v) => JSON.stringify(shapeOf(v))))].sort();
@@ -114,7 +117,7 @@ function shapeOf(value: unknown): unknown {
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.keys(value).sort().map((k) => [k, shapeOf((value as Record<string, unknown>)[k])]));
   }
-  return typeof value;
+  return 'leaf';
 }
 
 /** The /proc stat fields of a process: nice (19th) and scheduling policy (41st). */
