@@ -7,7 +7,7 @@
 // say what it did or why it cannot run here (this host has neither), never with a stack trace.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -54,6 +54,8 @@ export function readmeCommands(root: string): ReadmeCommand[] {
 interface Places {
   scenario: string;
   runDir: string;
+  /** A run stopped by SIGINT after its first cell: what `run --resume` continues. */
+  interrupted: string;
   runId: string;
   history: string;
   scratch: string;
@@ -68,7 +70,7 @@ function argvOf(text: string, places: Places): string[] {
   return withoutOptional.split(/\s+/).filter(Boolean).slice(1).map((word) => {
     switch (word.replace(/…$/, '')) {
       case 'scenario.yaml': return places.scenario;
-      case 'RUN_DIR':
+      case 'RUN_DIR': return text.includes('--resume') ? places.interrupted : places.runDir;
       case 'BASE_RUN':
       case 'NEW_RUN': return places.runDir;
       case 'HISTORY_DIR': return places.history;
@@ -86,9 +88,13 @@ function needsCluster(argv: string[]): boolean {
   return argv.some((a) => a === 'kind' || a === 'kubernetes' || /-kind\.yaml$/.test(a) || a === '--context');
 }
 
-function meshbenchOnPath(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function meshbenchOnPath(
+  args: string[],
+  onSpawn?: (child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
     const child = spawn('meshbench', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -125,7 +131,24 @@ describe('the READMEs’ meshbench command lines', () => {
     const made = await meshbenchOnPath(['run', scenario, '--out', history]);
     assert.equal(made.code, 0, `the run the commands read: ${made.stderr}`);
     const [runId] = readdirSync(history);
-    places = { scenario, runDir: join(history, runId!), runId: runId!, history, scratch };
+    // A second run of two cells, interrupted (SIGINT, as Ctrl-C) once its first cell is on disk.
+    const interruptedOut = join(scratch, 'interrupted');
+    const twoCells = join(scratch, 'two-cells.yaml');
+    writeFileSync(twoCells, TINY_SCENARIO.replace('repeats: 1', 'repeats: 2'));
+    const stopped = await meshbenchOnPath(['run', twoCells, '--out', interruptedOut], (child) => {
+      const poll = setInterval(() => {
+        const [dir] = existsSync(interruptedOut) ? readdirSync(interruptedOut) : [];
+        const cells = dir ? join(interruptedOut, dir, 'cells.jsonl') : '';
+        if (cells && existsSync(cells) && readFileSync(cells, 'utf8').split('\n').filter(Boolean).length >= 1) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, 100);
+      child.on('close', () => clearInterval(poll));
+    });
+    assert.notEqual(stopped.code, 0, `the interrupted run stopped early: ${stopped.stderr}`);
+    const [interruptedId] = readdirSync(interruptedOut);
+    places = { scenario, runDir: join(history, runId!), interrupted: join(interruptedOut, interruptedId!), runId: runId!, history, scratch };
   });
   after(async () => {
     if (places) rmSync(places.scratch, { recursive: true, force: true });

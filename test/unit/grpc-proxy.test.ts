@@ -69,6 +69,7 @@ describe('HAProxy for gRPC: h2c on every bind and server line', () => {
 describe('workload kinds', () => {
   const scenario = {
     workload: { responseBytes: 512, delayUs: 2000 },
+    load: { driver: 'autocannon' },
     grpc: { method: 'stream', messagesPerStream: 4, streamsPerConnection: 2 },
   } as Scenario;
   const spec = { targets: [{ host: '198.19.0.1', port: 80, path: '/' }], model: 'open' as const, rate: 100, connections: 2, durationMs: 1000, warmupMs: 0 };
@@ -96,11 +97,17 @@ describe('workload kinds', () => {
 
   test("the gRPC driver gets the scenario's calls; the HTTP driver the plain spec", () => {
     const grpcArgv = GRPC_WORKLOAD.driverArgv(spec, scenario);
-    assert.match(grpcArgv.at(-2)!, /grpcDriverMain\.ts$/);
+    assert.match(grpcArgv.at(-2)!, /driverMain\.ts$/); // a spec with grpc runs the Node gRPC driver
     assert.deepEqual(JSON.parse(grpcArgv.at(-1)!), { ...spec, grpc: scenario.grpc });
     assert.deepEqual(JSON.parse(GRPC_WORKLOAD.driverArgv(spec, { ...scenario, grpc: undefined }).at(-1)!).grpc, DEFAULT_GRPC_SETTINGS);
     const httpArgv = HTTP1_WORKLOAD.driverArgv(spec, scenario);
     assert.match(httpArgv.at(-2)!, /driverMain\.ts$/);
     assert.deepEqual(JSON.parse(httpArgv.at(-1)!), spec);
+    // load.driver native: the one binary for both protocols, the gRPC settings in its spec.
+    const native = { ...scenario, load: { ...scenario.load, driver: 'native' as const } };
+    const nativeGrpc = GRPC_WORKLOAD.driverArgv(spec, native);
+    assert.match(nativeGrpc[0]!, /native\/build\/driver$/);
+    assert.deepEqual(JSON.parse(nativeGrpc.at(-1)!).grpc, scenario.grpc);
+    assert.match(HTTP1_WORKLOAD.driverArgv(spec, native)[0]!, /native\/build\/driver$/);
   });
 });
