@@ -72,6 +72,9 @@ describe('data paths', () => {
       for (const c of components) {
         const status = (await import('node:fs')).readFileSync(`/proc/${c.pid}/status`, 'utf8');
         assert.match(status, /^Uid:\s+1337\s/m);
+        // … started from /, as a container from its workdir: a uid-1337 HAProxy cannot chdir
+        // back into a harness cwd it may not enter (a clone in a 0700 `mktemp -d`).
+        assert.equal((await import('node:fs')).readlinkSync(`/proc/${c.pid}/cwd`), '/');
       }
       // No iptables rules on the node: interception lives in the pods.
       assert.equal(await iptablesRuleCount(live.cluster.node, live.cluster), 0);

@@ -270,6 +270,10 @@ export class LocalCluster {
     ];
     const child = spawn(wrapper[0], wrapper.slice(1), {
       detached: true,
+      // From /, as a container starts in its image's workdir: never the harness's cwd, which a
+      // process under another uid may not enter (a clone in a 0700 `mktemp -d`: HAProxy as
+      // 1337 refuses its config when it cannot chdir back to it).
+      cwd: '/',
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...options.env },
     });
