@@ -345,6 +345,8 @@ export interface MeshDecomposition {
   kernel?: { kernelUsPerRequest?: number; softirqUsPerRequest?: number; datapathBpfNsPerRequest?: number };
   /** vs the baseline's decomposition of the same protocol × services; absent for the baseline. */
   delta?: DecompositionTotals & { words: string };
+  /** The dwell probe timed 1 in this many 100 ms windows (largest over the cells); absent: every message. */
+  sampleEvery?: number;
 }
 
 const avg = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -432,6 +434,7 @@ export function decomposeMeshes(cells: readonly DecomposableCell[], reference: M
       const xs = ds.flatMap((d) => (d.kernel && pick(d.kernel) !== undefined ? [pick(d.kernel)!] : []));
       return xs.length ? round1(avg(xs)) : undefined;
     };
+    const sampleEvery = Math.max(...ds.map((d) => d.sampleEvery ?? 1));
     const kernel = {
       kernelUsPerRequest: avgOf((k) => k.kernelUsPerRequest),
       softirqUsPerRequest: avgOf((k) => k.softirqUsPerRequest),
@@ -446,6 +449,7 @@ export function decomposeMeshes(cells: readonly DecomposableCell[], reference: M
       parts: averageParts(ds),
       totals: averageTotals(ds.map((d) => totalsOf(d))),
       ...(Object.values(kernel).some((v) => v !== undefined) ? { kernel: JSON.parse(JSON.stringify(kernel)) as MeshDecomposition['kernel'] } : {}),
+      ...(sampleEvery > 1 ? { sampleEvery } : {}),
     });
   }
   for (const m of out) {
@@ -563,5 +567,13 @@ export function decompositionTables(stored: readonly MeshDecomposition[]): Decom
 
 /** The Δ of every mesh in words, for the notes of summary.md and the terminal. */
 export function decompositionWords(stored: readonly MeshDecomposition[]): string[] {
-  return stored.filter((m) => m.delta).map((m) => `where the latency goes (${m.protocol}, ${m.services} service${m.services === 1 ? '' : 's'}): ${m.delta!.words}`);
+  const words = stored.filter((m) => m.delta).map((m) => `where the latency goes (${m.protocol}, ${m.services} service${m.services === 1 ? '' : 's'}): ${m.delta!.words}`);
+  const sampled = Math.max(0, ...stored.map((m) => m.sampleEvery ?? 1));
+  if (sampled > 1) {
+    words.push(
+      `where the latency goes: the parts are timed in the first 1/${sampled} of every second (the probes' cost kept low), the driver's latency over every request, ` +
+      "so 'unattributed' also holds the sampling error of the mean (the p50s agree better); MESHBENCH_PROBES_SAMPLE_EVERY=1 times every message",
+    );
+  }
+  return words;
 }

@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { fileSystemError, HostError, InputError } from '../errors.ts';
 import { prepareResume } from './commands/resume.ts';
+import { sampleEveryFromEnv } from '../probes/session.ts';
 import { clean, formatCleanReport } from '../platform/local/clean.ts';
 import { withPlatformFlags } from '../platform/kubernetes/cli.ts';
 import { cleanKind, cleanKubernetes, formatKubeCleanReport } from '../platform/kubernetes/clean.ts';
@@ -32,6 +33,7 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 interface RunFlags { out: string; json?: boolean; platform?: string; context?: string; resume?: string; allowConcurrent?: boolean }
 
 async function runCommand(scenarioPath: string, opts: RunFlags): Promise<number> {
+  sampleEveryFromEnv(); // a bad MESHBENCH_PROBES_SAMPLE_EVERY is bad input: refused before anything is made
   const resume = opts.resume === undefined ? undefined : await prepareResume(opts.resume);
   const scenario = resume ? resume.scenario : withPlatformFlags(await loadScenarioFile(scenarioPath), opts);
   // After a hang-up (SIGHUP: the terminal is gone) stderr may fail with EIO/EPIPE: the run

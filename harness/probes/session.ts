@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { HostError } from '../errors.ts';
+import { HostError, InputError } from '../errors.ts';
 import {
   asProbeNames, isError, isReady, isSnapshot, parseLoaderLine, toProbeFigures, type LoaderLine, type ReadyLine,
 } from './protocol.ts';
@@ -27,6 +27,21 @@ const DEFAULT_MAX_COMPONENTS = 512;
  * requests per part.
  */
 export const DEFAULT_SAMPLE_EVERY = 10;
+
+/**
+ * The sampling a run uses: MESHBENCH_PROBES_SAMPLE_EVERY (an integer 1..1000; 1 times every
+ * message, as the decomposition test does to compare means over the same requests as the
+ * driver's) or DEFAULT_SAMPLE_EVERY. A bad value is refused, never ignored.
+ */
+export function sampleEveryFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.MESHBENCH_PROBES_SAMPLE_EVERY;
+  if (raw === undefined || raw === '') return DEFAULT_SAMPLE_EVERY;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    throw new InputError('MESHBENCH_PROBES_SAMPLE_EVERY', [{ path: 'MESHBENCH_PROBES_SAMPLE_EVERY', message: `expected an integer 1..1000, got "${raw}"` }]);
+  }
+  return n;
+}
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const READY_TIMEOUT_MS = 60_000;
 const EXIT_GRACE_MS = 5_000;
@@ -341,7 +356,7 @@ async function startLoader(options: ProbeOptions): Promise<LoaderSession> {
     '--probes', options.probes.join(','),
     '--mem-interval-ms', String(options.memIntervalMs ?? DEFAULT_MEM_INTERVAL_MS),
     '--max-components', String(options.maxComponents ?? DEFAULT_MAX_COMPONENTS),
-    '--sample-every', String(options.sampleEvery ?? DEFAULT_SAMPLE_EVERY),
+    '--sample-every', String(options.sampleEvery ?? sampleEveryFromEnv()),
   ];
   const child = spawn(loaderPath, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {

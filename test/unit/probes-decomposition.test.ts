@@ -2,9 +2,11 @@
 // part is set by hand, and a baseline next to it; the loader's path/hop lines parsed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decomposeCell, decomposeMeshes, deltaWords, totalsOf, type CellDecomposition } from '../../harness/analysis/decomposition.ts';
+import { decomposeCell, decomposeMeshes, decompositionWords, deltaWords, totalsOf, type CellDecomposition } from '../../harness/analysis/decomposition.ts';
 import { slotOfUs } from '../../harness/probes/histogram.ts';
 import { toProbeFigures, type SnapshotLine } from '../../harness/probes/protocol.ts';
+import { DEFAULT_SAMPLE_EVERY, sampleEveryFromEnv } from '../../harness/probes/session.ts';
+import { InputError } from '../../harness/errors.ts';
 import type { ComponentRole } from '../../harness/mesh/types.ts';
 import { baselineInput, fixed, sidecarInput } from '../fixtures/decomposition.ts';
 
@@ -84,6 +86,15 @@ describe('a mesh\'s Δ vs the baseline, split the same way', () => {
     assert.match(deltaWords('ebpf-l4', { proxyUserUs: 0, clientUs: 0, appUserUs: -1, kernelTransitUs: -3, wakeUpUs: 2, unattributedUs: 0, driverUs: -2, hops: 0 }), /^ebpf-l4 −2 µs \(mean\) = \+0 µs .* − 3 µs of kernel transit \(no extra hop\) \+ 2 µs of wake-ups − 1 µs in the server app/);
   });
 
+  it('says when the parts are a sample and the driver is not (sampleEvery > 1); nothing when every message is timed', () => {
+    const all = decomposeMeshes([cell('baseline', decomposeCell(baselineInput())!), cell('sidecar', decomposeCell(sidecarInput())!)]);
+    assert.equal(all.some((m) => m.sampleEvery !== undefined), false);
+    assert.equal(decompositionWords(all).some((w) => /sampling error/.test(w)), false);
+    const sampled = decomposeMeshes([cell('baseline', decomposeCell({ ...baselineInput(), sampleEvery: 10 })!), cell('sidecar', decomposeCell(sidecarInput())!)]);
+    assert.equal(sampled.find((m) => m.mesh === 'baseline')!.sampleEvery, 10);
+    assert.match(decompositionWords(sampled).at(-1)!, /timed in the first 1\/10 of every second .* MESHBENCH_PROBES_SAMPLE_EVERY=1 times every message$/);
+  });
+
   it('leaves saturated and failed cells out', () => {
     const d = decomposeCell(baselineInput())!;
     assert.deepEqual(decomposeMeshes([{ ...cell('baseline', d), load: { saturated: true } }, { ...cell('baseline', d), status: 'failed' }]), []);
@@ -107,5 +118,18 @@ describe('the loader\'s path and hop figures', () => {
     assert.equal(figures.components['server-1/server-app']!.path!.served!.meanUs, 40);
     assert.equal(figures.components['server-1/server-app']!.path!.wakeReq, undefined, 'no sample: no figure');
     assert.deepEqual(figures.hops!.map((h) => [h.from, h.to, h.transit.meanUs]), [['client-1/client-app', 'server-1/server-app', 6]]);
+  });
+});
+
+describe('MESHBENCH_PROBES_SAMPLE_EVERY', () => {
+  it('absent or empty: the default; an integer 1..1000 as given; anything else refused naming the variable', () => {
+    assert.equal(sampleEveryFromEnv({}), DEFAULT_SAMPLE_EVERY);
+    assert.equal(sampleEveryFromEnv({ MESHBENCH_PROBES_SAMPLE_EVERY: '' }), DEFAULT_SAMPLE_EVERY);
+    assert.equal(sampleEveryFromEnv({ MESHBENCH_PROBES_SAMPLE_EVERY: '1' }), 1);
+    assert.equal(sampleEveryFromEnv({ MESHBENCH_PROBES_SAMPLE_EVERY: '1000' }), 1000);
+    for (const bad of ['0', '1001', '2.5', 'x', '-3']) {
+      assert.throws(() => sampleEveryFromEnv({ MESHBENCH_PROBES_SAMPLE_EVERY: bad }), (e: unknown) =>
+        e instanceof InputError && e.message === `MESHBENCH_PROBES_SAMPLE_EVERY: 1 problem\n  MESHBENCH_PROBES_SAMPLE_EVERY: expected an integer 1..1000, got "${bad}"`);
+    }
   });
 });
