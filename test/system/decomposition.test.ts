@@ -1,0 +1,105 @@
+// Where a request's latency goes, checked against an independent source: for every mesh,
+// the parts the probes time along the path (residences in each component, hops between
+// them) sum to the load driver's own latency — within 10 % at one connection and within
+// 20 % at the quick scenario's load (300 req/s, 4 connections), for the mean and the p50 —
+// and the probes saw the requests the driver counted. The sidecar's extra hops show where
+// the baseline has none. The probes time every message here (MESHBENCH_PROBES_SAMPLE_EVERY=1):
+// with the default sampling the parts are a 1-in-10 sample while the driver counts all, so a
+// mean would carry sampling error on top of what is tested.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { CellDecomposition } from '../../harness/analysis/decomposition.ts';
+import type { RunResult } from '../../harness/results/types.ts';
+import { meshbench } from '../cli.ts';
+import { assertNothingLeft, requireRoot } from './helpers.ts';
+
+const MESHES = ['baseline', 'sidecar', 'ebpf', 'ebpf-l4'] as const;
+
+/** The hops each mesh's path crosses, request direction (the response comes back the same way). */
+const REQUEST_HOPS: Record<(typeof MESHES)[number], string[]> = {
+  baseline: ['client-app → server-app'],
+  'ebpf-l4': ['client-app → server-app'],
+  ebpf: ['client-app → node-proxy', 'node-proxy → server-app'],
+  sidecar: ['client-app → client-sidecar', 'client-sidecar → server-sidecar', 'server-sidecar → server-app'],
+};
+
+function scenario(load: string): string {
+  return `
+name: system-decomposition
+meshes: [${MESHES.join(', ')}]
+services: [1]
+workload: { responseBytes: 1024, delay: 0ms }
+load: ${load}
+repeats: 1
+`;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'meshbench-decomposition-'));
+
+async function runCells(name: string, load: string): Promise<RunResult> {
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(path, scenario(load));
+  const out = join(dir, name);
+  const exit = await meshbench(['run', path, '--out', out, '--json'], { env: { ...process.env, MESHBENCH_PROBES_SAMPLE_EVERY: '1' }, timeoutMs: 240_000 });
+  assert.equal(exit.code, 0, exit.stderr);
+  const [runId] = readdirSync(out);
+  return JSON.parse(readFileSync(join(out, runId!, 'result.json'), 'utf8')) as RunResult;
+}
+
+function describeParts(d: CellDecomposition): string {
+  return [
+    ...d.parts.map((p) => `  ${p.kind} ${p.label} (${p.direction}): mean ${p.meanUs} µs, p50 ${p.p50Us} µs`),
+    `  sum: mean ${d.sum.meanUs} µs, p50 ${d.sum.p50Us} µs; driver: mean ${d.driver.meanUs} µs, p50 ${d.driver.p50Us} µs`,
+  ].join('\n');
+}
+
+function assertSums(result: RunResult, tolerance: number): void {
+  assert.equal(result.status, 'complete');
+  for (const mesh of MESHES) {
+    const cell = result.cells.find((c) => c.mesh === mesh);
+    assert.ok(cell, `a ${mesh} cell`);
+    const d = cell.decomposition;
+    assert.ok(d, `${cell.id} has a decomposition: ${cell.notes?.join('; ')}`);
+    const parts = describeParts(d);
+    process.stderr.write(`# ${cell.id} (${result.scenario.load.connections} connection(s)):\n${parts.replace(/^/gm, '# ')}\n`);
+    // The probes saw the requests the driver counted (every message timed).
+    assert.ok(Math.abs(d.probeRequests - d.driverRequests) <= Math.max(2, 0.01 * d.driverRequests), `${cell.id}: probes saw ${d.probeRequests} requests, the driver counted ${d.driverRequests}`);
+    assert.equal(d.sampleEvery ?? 1, 1, `${cell.id}: every message timed`);
+    for (const stat of ['meanUs', 'p50Us'] as const) {
+      const off = Math.abs(d.sum[stat] - d.driver[stat]) / d.driver[stat];
+      assert.ok(off <= tolerance, `${cell.id}: the parts' ${stat} sum ${d.sum[stat]} µs vs the driver's ${d.driver[stat]} µs: ${(off * 100).toFixed(1)} % apart (≤ ${tolerance * 100} %)\n${parts}`);
+    }
+    // The path has the mesh's hops, both ways, and nothing the model does not follow.
+    const hops = d.parts.filter((p) => p.kind === 'hop');
+    const reversed = (label: string): string => label.split(' → ').reverse().join(' → ');
+    assert.deepEqual(hops.filter((p) => p.direction === 'request').map((p) => p.label), REQUEST_HOPS[mesh], `${cell.id} request hops`);
+    assert.deepEqual(hops.filter((p) => p.direction === 'response').map((p) => p.label), [...REQUEST_HOPS[mesh]].reverse().map(reversed), `${cell.id} response hops`);
+    for (const hop of hops) assert.ok(hop.samples > 0 && hop.transit!.meanUs > 0, `${cell.id} ${hop.label}: measured`);
+    assert.deepEqual(d.notes.filter((n) => /outside the path model|no .* hop/.test(n)), [], `${cell.id} notes`);
+  }
+}
+
+describe('where the latency goes: the parts sum to the driver’s latency', () => {
+  before(requireRoot);
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await assertNothingLeft();
+  });
+
+  test('one connection: every mesh within 10 %, mean and p50', async () => {
+    assertSums(await runCells('one', '{ model: open, rate: 200, connections: 1, duration: 4s, warmup: 1s }'), 0.1);
+  });
+
+  test('the quick scenario’s load (300 req/s, 4 connections): every mesh within 20 %; the sidecar’s extra hops in its Δ', async () => {
+    const result = await runCells('quick', '{ model: open, rate: 300, connections: 4, duration: 4s, warmup: 1s }');
+    assertSums(result, 0.2);
+    const sidecar = result.analysis.decomposition?.find((m) => m.mesh === 'sidecar');
+    assert.ok(sidecar?.delta, 'the sidecar has a Δ vs the baseline');
+    assert.equal(sidecar.delta.hops, 4, 'the sidecar crosses 4 kernel hops the baseline does not');
+    assert.match(sidecar.delta.words, /^sidecar [+−]\d+ µs \(mean\) = .* \(4 extra kernel hops\)/);
+    assert.equal(result.analysis.decomposition?.find((m) => m.mesh === 'baseline')?.delta, undefined);
+  });
+});
