@@ -345,7 +345,7 @@ export interface MeshDecomposition {
   kernel?: { kernelUsPerRequest?: number; softirqUsPerRequest?: number; datapathBpfNsPerRequest?: number };
   /** vs the baseline's decomposition of the same protocol × services; absent for the baseline. */
   delta?: DecompositionTotals & { words: string };
-  /** The dwell probe timed 1 in this many 100 ms windows (largest over the cells); absent: every message. */
+  /** The dwell probe's sampling: timed in the first 1/N of every second (largest N over the cells); absent: every message. */
   sampleEvery?: number;
 }
 

@@ -23,10 +23,17 @@ const DEFAULT_MAX_COMPONENTS = 512;
 /**
  * The dwell probe's sampling (loader --sample-every): its hooks attached for 1/N of every
  * second. npm run bench:probes measured throughput on/off 0.671 with every message timed and
- * 0.999 with 1 in 10 (README: "Probe overhead"); a 10 s cell at 300 req/s still times ~300
- * requests per part.
+ * 0.999 and 0.977 (two runs) with 1 in 10 (README: "Probe overhead"); a 10 s cell at 300
+ * req/s still times ~300 requests per part.
  */
 export const DEFAULT_SAMPLE_EVERY = 10;
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 60_000;
+const EXIT_GRACE_MS = 5_000;
+const STDERR_KEEP_BYTES = 8192;
+
+const EXIT_LINE = /^\{"exit":/;
 
 /**
  * The sampling a run uses: MESHBENCH_PROBES_SAMPLE_EVERY (an integer 1..1000; 1 times every
@@ -42,12 +49,6 @@ export function sampleEveryFromEnv(env: NodeJS.ProcessEnv = process.env): number
   }
   return n;
 }
-const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
-const READY_TIMEOUT_MS = 60_000;
-const EXIT_GRACE_MS = 5_000;
-const STDERR_KEEP_BYTES = 8192;
-
-const EXIT_LINE = /^\{"exit":/;
 
 /**
  * Why the loader ended, from the JSON line it writes last on stderr (bpf/loader.c):

@@ -1,12 +1,10 @@
 // Where a request's latency goes, checked against an independent source: for every mesh,
 // the parts the probes time along the path (residences in each component, hops between
-// them) sum to the load driver's own latency — the mean within 10 % at one connection and
-// within 20 % at the quick scenario's load (300 req/s, 4 connections), the p50 within 20 %
-// (see Tolerance) —
-// and the probes saw the requests the driver counted. The sidecar's extra hops show where
-// the baseline has none. The probes time every message here (MESHBENCH_PROBES_SAMPLE_EVERY=1):
-// with the default sampling the parts are a 1-in-10 sample while the driver counts all, so a
-// mean would carry sampling error on top of what is tested.
+// them) sum to the load driver's own latency (see Tolerance for how closely), and the probes
+// saw the requests the driver counted. The sidecar's extra hops show where the baseline has
+// none. The probes time every message here (MESHBENCH_PROBES_SAMPLE_EVERY=1): with the
+// default sampling the parts are a 1-in-10 sample while the driver counts all, so a mean
+// would carry sampling error on top of what is tested.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,8 +102,7 @@ function checkCells(result: RunResult, tolerance: Tolerance): string[] {
 
 /**
  * Runs the four meshes at `load` until every sum is within `tolerance`: at most 3 attempts,
- * each one's misses logged (as the known-answer tests do). The mean adds exactly; a sum of
- * the parts' medians is not the median of their sum, so the p50 also carries that skew.
+ * each one's misses logged (as the known-answer tests do).
  */
 async function assertSums(name: string, load: string, tolerance: Tolerance): Promise<RunResult> {
   const attempts: string[][] = [];

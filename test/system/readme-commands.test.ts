@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readCellLines } from '../../harness/results/files.ts';
 import { assertNothingLeft, requireRoot } from './helpers.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -138,8 +139,7 @@ describe('the READMEs’ meshbench command lines', () => {
     const stopped = await meshbenchOnPath(['run', twoCells, '--out', interruptedOut], (child) => {
       const poll = setInterval(() => {
         const [dir] = existsSync(interruptedOut) ? readdirSync(interruptedOut) : [];
-        const cells = dir ? join(interruptedOut, dir, 'cells.jsonl') : '';
-        if (cells && existsSync(cells) && readFileSync(cells, 'utf8').split('\n').filter(Boolean).length >= 1) {
+        if (dir && readCellLines(join(interruptedOut, dir)).cells.length >= 1) {
           clearInterval(poll);
           child.kill('SIGINT');
         }
