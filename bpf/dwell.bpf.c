@@ -58,6 +58,10 @@ struct path_sock {
 	__u64 rtt_from_ns; /* passive: request ingress; active: request egress */
 	__u64 wake_from_ns;
 	__u64 send_ns;     /* entry of the current outbound message's first send */
+	__u32 sock_id;     /* for the request tuple: which origin socket opened it */
+	__u8 origin;       /* the component is an origin (the client app: `origin` command) */
+	__u8 req_open;     /* origin: a request sent, its response not yet read */
+	__u16 pad;
 };
 
 struct {
@@ -108,6 +112,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct hist);
 } hist_zero SEC(".maps");
+
+/* Whole requests (see probes.h): the record being filled, the origin components, and the
+ * kept tuples on their way to the loader (which reads them on its own clock: no wake-up
+ * per request). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tuple_state);
+} path_tuple SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_COMPONENTS); /* sized by the loader (--max-components) */
+	__type(key, __u32);
+	__type(value, __u32);
+} path_origin SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} path_tuples SEC(".maps");
 
 struct dwell_thread {
 	__u64 first_recv_ns; /* 0: no receive since the last send */
@@ -168,12 +194,88 @@ static __always_inline void same_window(struct path_sock *st, __u32 epoch)
 	st->wake_pending = 0;
 	st->rtt_from_ns = 0;
 	st->send_ns = 0;
+	st->req_open = 0;
+}
+
+static __always_inline struct tuple_state *tuple_state(__u32 epoch)
+{
+	__u32 zero = 0;
+	struct tuple_state *t = bpf_map_lookup_elem(&path_tuple, &zero);
+	if (t && t->epoch != epoch) {
+		/* A new sampling window: whatever was in flight is forgotten, like the sockets' state. */
+		t->epoch = epoch;
+		t->open_seq = 0;
+		t->inflight = 0;
+	}
+	return t;
+}
+
+/* One part of the request being followed, if one is. */
+static __always_inline void tuple_add(__u32 a, __u32 b, __u32 kind, __u64 delta_ns)
+{
+	__u32 zero = 0;
+	struct tuple_state *t = bpf_map_lookup_elem(&path_tuple, &zero);
+	if (!t || !t->open_seq || t->epoch != current_epoch())
+		return;
+	__u32 i = __sync_fetch_and_add(&t->rec.n, 1);
+	asm volatile("" : "+r"(i));
+	if (i >= TUPLE_MAX_PARTS)
+		return;
+	struct tuple_part *p = &t->rec.parts[i];
+	p->ns = delta_ns > 0xffffffffull ? 0xffffffffu : (__u32)delta_ns;
+	p->a = a;
+	p->b = b;
+	p->kind = kind;
+}
+
+/* An origin socket sends a request: follow it if no other origin request is in flight. */
+static __always_inline void tuple_open(struct path_sock *st, __u32 epoch)
+{
+	struct tuple_state *t = tuple_state(epoch);
+	if (!t)
+		return;
+	if (!st->sock_id)
+		st->sock_id = __sync_fetch_and_add(&t->next_sock_id, 1) + 1;
+	__u64 seq = __sync_fetch_and_add(&t->starts, 1) + 1; /* a followed request with company is not kept */
+	if (st->req_open)
+		return; /* its last request never got an answer read: this one takes its place in flight */
+	st->req_open = 1;
+	if (__sync_fetch_and_add(&t->inflight, 1) != 0 || !st->send_ns)
+		return;
+	t->rec.n = 0;
+	t->rec.origin = st->component;
+	t->send_ns = st->send_ns;
+	t->opener = st->sock_id;
+	t->open_seq = seq;
+}
+
+/* An origin socket reads its response: the followed request, if it is this one and was
+ * alone all along, is kept. */
+static __always_inline void tuple_close(struct path_sock *st, __u32 epoch, __u64 now)
+{
+	if (!st->req_open)
+		return;
+	st->req_open = 0;
+	struct tuple_state *t = tuple_state(epoch);
+	if (!t)
+		return;
+	if (t->inflight)
+		__sync_fetch_and_sub(&t->inflight, 1);
+	__u64 seq = t->open_seq;
+	if (!seq || t->opener != st->sock_id)
+		return;
+	t->open_seq = 0;
+	if (t->starts != seq || t->rec.n > TUPLE_MAX_PARTS || now <= t->send_ns)
+		return;
+	t->rec.round_trip_ns = now - t->send_ns;
+	bpf_ringbuf_output(&path_tuples, &t->rec, sizeof(t->rec), BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void path_record(__u32 component, __u32 kind, __u64 delta_ns)
 {
 	struct path_key key = { .component = component, .kind = kind };
 	hash_hist_record(&path_hist, &key, delta_ns);
+	tuple_add(component, 0, kind, delta_ns);
 }
 
 /* The cell's sockets get their storage here, at their first packet of any kind (or at
@@ -201,6 +303,8 @@ static __always_inline struct path_sock *sock_of(struct __sk_buff *skb, struct b
 			st->passive = sk->src_port < bpf_ntohs(sk->dst_port);
 	}
 	st->component = component;
+	__u32 *origin = bpf_map_lookup_elem(&path_origin, &component);
+	st->origin = origin && *origin;
 	return st;
 }
 
@@ -258,6 +362,8 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	struct seg_key seg = { .seq = tcp.seq, .ack = tcp.ack_seq };
 
 	if (egress) {
+		if (st->origin && !st->passive)
+			tuple_open(st, epoch); /* first: the send path below is the request's first part */
 		if (st->send_ns) {
 			if (now > st->send_ns)
 				path_record(component, st->passive ? PATH_TX_RESP : PATH_TX_REQ, now - st->send_ns);
@@ -280,6 +386,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 		if (sent->component != component && sent->epoch == epoch && now > sent->ns) {
 			struct hop_key hop = { .from = sent->component, .to = component };
 			hash_hist_record(&hop_hist, &hop, now - sent->ns);
+			tuple_add(sent->component, component, TUPLE_HOP, now - sent->ns);
 		}
 		bpf_map_delete_elem(&path_inflight, &seg);
 	}
@@ -317,6 +424,8 @@ int BPF_PROG(mbp_path_read, struct sock *sk, int ret, int flags)
 		st->wake_pending = 0;
 		if (now > st->wake_from_ns)
 			path_record(st->component, st->passive ? PATH_WAKE_REQ : PATH_WAKE_RESP, now - st->wake_from_ns);
+		if (st->origin && !st->passive)
+			tuple_close(st, epoch, now);
 	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct dwell_thread *t = bpf_map_lookup_elem(&dwell_threads, &tid);

@@ -17,6 +17,9 @@
  *   track-cgroup <cgroup-v2-dir> <componentId>
  *   attach-cgroup <cgroup-v2-dir>   attach the probes' cgroup programs (dwell's cgroup_skb, sockops)
  *                                    to the cell's cgroup: they see its sockets and no others
+ *   origin <componentId>   the component's requests are the ones a request tuple follows (the
+ *                          client app): the snapshot's "medianRequest" averages the parts of the
+ *                          whole requests around the median round trip (see probes.h)
  *   start      zero every counter, begin the measured window
  *   snapshot   {"snapshot":{…}} all figures so far
  *   stop       the final snapshot, then exit 0
@@ -106,6 +109,23 @@ static int dwell_hist_fd = -1, runq_hist_fd = -1, connect_hist_fd = -1, conn_cou
 static int cpu_counters_fd = -1, cpu_state_fd = -1;
 static int path_hist_fd = -1, hop_hist_fd = -1, path_inflight_fd = -1;
 static struct bpf_link *mem_iter_link;
+static int path_tuple_fd = -1, path_origin_fd = -1;
+static struct ring_buffer *tuple_ring;
+
+/* Request tuples the dwell probe kept (probes.h), read from its ring buffer on the loader's
+ * own clock. At most TUPLES_KEPT are held: beyond that a uniform sample (reservoir). */
+#define TUPLES_KEPT 65536
+#define TUPLE_DRAIN_MS 20
+#define TUPLE_BAND_MIN 20 /* requests averaged around the median, at least (or all there are) */
+struct kept_tuple {
+	__u64 round_trip_ns;
+	__u32 n;
+	struct tuple_part parts[];
+};
+static struct kept_tuple **tuples;
+static __u64 tuples_seen;
+static __u32 tuples_kept;
+static __u64 tuple_rng = 0x9e3779b97f4a7c15ull;
 
 static bool *component_tracked;            /* [max_components] */
 static struct memory_figures *memory;      /* [max_components] */
@@ -253,7 +273,7 @@ static void set_failure(struct probe *p, const char *step, int err)
 static bool is_component_map(const char *name)
 {
 	return !strcmp(name, "dwell_hist") || !strcmp(name, "runq_hist") || !strcmp(name, "connect_hist") ||
-	       !strcmp(name, "conn_counters") || !strcmp(name, "cpu_counters");
+	       !strcmp(name, "conn_counters") || !strcmp(name, "cpu_counters") || !strcmp(name, "path_origin");
 }
 
 static int create_shared_maps(void)
@@ -409,6 +429,14 @@ static void unload_probe(struct probe *p)
 static void cleanup(void)
 {
 	dwell_detach();
+	if (tuple_ring)
+		ring_buffer__free(tuple_ring);
+	tuple_ring = NULL;
+	for (__u32 i = 0; tuples && i < tuples_kept; i++)
+		free(tuples[i]);
+	free(tuples);
+	tuples = NULL;
+	tuples_kept = 0;
 	if (dwell_cgroup_fd >= 0)
 		close(dwell_cgroup_fd);
 	dwell_cgroup_fd = -1;
@@ -486,6 +514,65 @@ static size_t percpu_size(size_t value_size)
 
 static void sample_memory(void);
 
+static __u64 next_random(void)
+{
+	/* xorshift64: a reservoir's choices, not cryptography */
+	tuple_rng ^= tuple_rng << 13;
+	tuple_rng ^= tuple_rng >> 7;
+	tuple_rng ^= tuple_rng << 17;
+	return tuple_rng;
+}
+
+static int on_tuple(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	const struct req_tuple *t = data;
+	if (size < sizeof(*t) || t->n > TUPLE_MAX_PARTS)
+		return 0;
+	__u64 slot = tuples_seen++;
+	if (tuples_kept == TUPLES_KEPT) {
+		slot = next_random() % tuples_seen;
+		if (slot >= TUPLES_KEPT)
+			return 0;
+	} else {
+		slot = tuples_kept;
+	}
+	struct kept_tuple *k = malloc(sizeof(*k) + t->n * sizeof(struct tuple_part));
+	if (!k)
+		return 0;
+	k->round_trip_ns = t->round_trip_ns;
+	k->n = t->n;
+	memcpy(k->parts, t->parts, t->n * sizeof(struct tuple_part));
+	if (slot == tuples_kept)
+		tuples_kept++;
+	else
+		free(tuples[slot]);
+	tuples[slot] = k;
+	return 0;
+}
+
+static void drain_tuples(void)
+{
+	if (tuple_ring)
+		ring_buffer__consume(tuple_ring);
+}
+
+static void forget_tuples(void)
+{
+	drain_tuples();
+	for (__u32 i = 0; i < tuples_kept; i++)
+		free(tuples[i]);
+	tuples_kept = 0;
+	tuples_seen = 0;
+	if (path_tuple_fd >= 0) {
+		/* the record being filled began before `start`: drop it (the programs race this write,
+		 * and a torn record is at worst one tuple judged not alone) */
+		struct tuple_state zero_state = { .epoch = epoch };
+		__u32 zero = 0;
+		bpf_map_update_elem(path_tuple_fd, &zero, &zero_state, BPF_ANY);
+	}
+}
+
 static void cmd_start(void)
 {
 	window_start_ns = now_ns();
@@ -497,6 +584,7 @@ static void cmd_start(void)
 	zero_map(cpu_counters_fd, percpu_size(sizeof(struct cpu_counters)));
 	clear_hash_map(path_hist_fd, sizeof(struct path_key));
 	clear_hash_map(hop_hist_fd, sizeof(struct hop_key));
+	forget_tuples();
 	memset(memory, 0, sizeof(*memory) * max_components);
 	if (mem_iter_link)
 		sample_memory();
@@ -607,6 +695,70 @@ static void print_hops(void)
 	fputc(']', stdout);
 }
 
+static int by_round_trip(const void *a, const void *b)
+{
+	__u64 x = (*(struct kept_tuple *const *)a)->round_trip_ns, y = (*(struct kept_tuple *const *)b)->round_trip_ns;
+	return x < y ? -1 : x > y;
+}
+
+struct band_sum {
+	__u32 kind;
+	__u16 a, b;
+	double ns;
+};
+
+/* The parts of the requests around the median round trip, averaged (a part a request did
+ * not have counts 0): they add up to the band's mean round trip, which is the median's
+ * neighbourhood. {"requests":seen,"kept":n,"averaged":w,"roundTripP50Ns":…,"roundTripMeanNs":…,
+ * "parts":[{"component":c,"kind":"served","ns":x}],"hops":[{"from":a,"to":b,"ns":x}]} */
+static void print_median_request(void)
+{
+	drain_tuples();
+	__u32 n = tuples_kept;
+	__u32 w = n / 10 > TUPLE_BAND_MIN ? n / 10 : (n < TUPLE_BAND_MIN ? n : TUPLE_BAND_MIN);
+	__u32 lo = (n - w) / 2;
+	qsort(tuples, n, sizeof(*tuples), by_round_trip);
+	struct band_sum sums[4 * TUPLE_MAX_PARTS];
+	__u32 n_sums = 0;
+	double rt_sum = 0;
+	for (__u32 i = lo; i < lo + w; i++) {
+		const struct kept_tuple *t = tuples[i];
+		rt_sum += (double)t->round_trip_ns;
+		for (__u32 j = 0; j < t->n; j++) {
+			const struct tuple_part *p = &t->parts[j];
+			__u32 s = 0;
+			while (s < n_sums && (sums[s].kind != p->kind || sums[s].a != p->a || sums[s].b != p->b))
+				s++;
+			if (s == n_sums) {
+				if (n_sums == sizeof(sums) / sizeof(sums[0]))
+					continue;
+				sums[n_sums++] = (struct band_sum){ .kind = p->kind, .a = p->a, .b = p->b, .ns = 0 };
+			}
+			sums[s].ns += p->ns;
+		}
+	}
+	printf(",\"medianRequest\":{\"requests\":%llu,\"kept\":%u,\"averaged\":%u", (unsigned long long)tuples_seen, n, w);
+	if (w > 0)
+		printf(",\"roundTripP50Ns\":%llu,\"roundTripMeanNs\":%.0f", (unsigned long long)tuples[n / 2]->round_trip_ns, rt_sum / w);
+	fputs(",\"parts\":[", stdout);
+	bool first = true;
+	for (__u32 s = 0; s < n_sums; s++) {
+		if (sums[s].kind >= PATH_KINDS)
+			continue;
+		printf("%s{\"component\":%u,\"kind\":\"%s\",\"ns\":%.0f}", first ? "" : ",", sums[s].a, path_kind_names[sums[s].kind], sums[s].ns / w);
+		first = false;
+	}
+	fputs("],\"hops\":[", stdout);
+	first = true;
+	for (__u32 s = 0; s < n_sums; s++) {
+		if (sums[s].kind != TUPLE_HOP)
+			continue;
+		printf("%s{\"from\":%u,\"to\":%u,\"ns\":%.0f}", first ? "" : ",", sums[s].a, sums[s].b, sums[s].ns / w);
+		first = false;
+	}
+	fputs("]}", stdout);
+}
+
 static void cmd_snapshot(bool final)
 {
 	__u64 now = now_ns();
@@ -679,6 +831,8 @@ static void cmd_snapshot(bool final)
 	fputs("]", stdout);
 	if (hop_hist_fd >= 0)
 		print_hops();
+	if (tuple_ring)
+		print_median_request();
 	if (cpu_percpu) {
 		/* Softirqs that ran while no tracked component was on the CPU. */
 		__u32 zero = 0;
@@ -859,6 +1013,21 @@ static void cmd_attach_cgroup(const char *path)
 	end_line();
 }
 
+/* The component's requests are the ones request tuples follow (without the dwell probe:
+ * nothing to do). */
+static void cmd_origin(const char *component_s)
+{
+	__u32 component, one = 1;
+	if (!parse_component(component_s, &component))
+		return;
+	if (path_origin_fd >= 0 && bpf_map_update_elem(path_origin_fd, &component, &one, BPF_ANY) != 0) {
+		reply_error("marking component %u as an origin: %s", component, strerror(errno));
+		return;
+	}
+	printf("{\"ok\":true,\"origin\":%u}", component);
+	end_line();
+}
+
 /* Returns false when the loader should exit (stop). */
 static bool handle_command(char *line)
 {
@@ -897,6 +1066,8 @@ static bool handle_command(char *line)
 		return true; /* blank: not a command, no answer */
 	if (!strcmp(argv[0], "track-tgid") && argc == 3) {
 		cmd_track_tgid(argv[1], argv[2]);
+	} else if (!strcmp(argv[0], "origin") && argc == 2) {
+		cmd_origin(argv[1]);
 	} else if (!strcmp(argv[0], "start") && argc == 1) {
 		cmd_start();
 	} else if (!strcmp(argv[0], "snapshot") && argc == 1) {
@@ -906,7 +1077,7 @@ static bool handle_command(char *line)
 		return false;
 	} else {
 		reply_error("unknown command \"%s\" (expected track-tgid <tgid> <component>, "
-			    "track-cgroup <dir> <component>, attach-cgroup <dir>, start, snapshot, stop)", argv[0]);
+			    "track-cgroup <dir> <component>, attach-cgroup <dir>, origin <component>, start, snapshot, stop)", argv[0]);
 	}
 	return true;
 }
@@ -1114,6 +1285,15 @@ int main(int argc, char **argv)
 	path_hist_fd = map_fd(PROBE_DWELL, "path_hist");
 	hop_hist_fd = map_fd(PROBE_DWELL, "hop_hist");
 	path_inflight_fd = map_fd(PROBE_DWELL, "path_inflight");
+	path_tuple_fd = map_fd(PROBE_DWELL, "path_tuple");
+	path_origin_fd = map_fd(PROBE_DWELL, "path_origin");
+	int tuples_fd = map_fd(PROBE_DWELL, "path_tuples");
+	if (tuples_fd >= 0) {
+		tuples = calloc(TUPLES_KEPT, sizeof(*tuples));
+		tuple_ring = tuples ? ring_buffer__new(tuples_fd, on_tuple, NULL, NULL) : NULL;
+		if (!tuple_ring)
+			fprintf(stderr, "loader: request tuples not read (ring buffer: %s): no medianRequest\n", strerror(errno));
+	}
 	conn_counters_fd = map_fd(PROBE_CONNECT, "conn_counters");
 
 	int n_attached = 0, n_failed = 0;
@@ -1169,6 +1349,11 @@ int main(int argc, char **argv)
 				mem_timeout = 0;
 			if (timeout_ms < 0 || mem_timeout < timeout_ms)
 				timeout_ms = mem_timeout;
+		}
+		if (tuple_ring) {
+			drain_tuples();
+			if (timeout_ms < 0 || timeout_ms > TUPLE_DRAIN_MS)
+				timeout_ms = TUPLE_DRAIN_MS;
 		}
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		int r = poll(&pfd, 1, timeout_ms);

@@ -83,6 +83,41 @@ struct hop_key {
 
 #define PATH_MAX_KEYS 4096
 
+/* dwell probe: one whole request's parts (a *tuple*), so the parts of the median request can
+ * be averaged and add up (medians of separate parts do not). A tuple is kept only for a
+ * request of an *origin* component (the client app) that was alone in the cell: no other
+ * origin request in flight from its send to its read, so every part timed in between is
+ * its own. Parts are the path kinds above (a = component) and hops (kind TUPLE_HOP,
+ * a = from, b = to). */
+#define TUPLE_MAX_PARTS 40
+#define TUPLE_HOP PATH_KINDS
+
+struct tuple_part {
+	__u32 ns;
+	__u16 a;
+	__u16 b;
+	__u32 kind;
+};
+
+struct req_tuple {
+	__u64 round_trip_ns; /* the origin's send entry → its first read of the response */
+	__u32 n;             /* parts written; more than TUPLE_MAX_PARTS: not kept */
+	__u32 origin;        /* the origin component */
+	struct tuple_part parts[TUPLE_MAX_PARTS];
+};
+
+/* The one record being filled, and what decides whether it was alone. */
+struct tuple_state {
+	__u64 starts;       /* origin requests begun (this epoch) */
+	__u64 open_seq;     /* `starts` when the followed request began; 0: none followed */
+	__u64 send_ns;      /* its send entry */
+	__u32 inflight;     /* origin requests in flight */
+	__u32 opener;       /* the origin socket's id */
+	__u32 next_sock_id;
+	__u32 epoch;
+	struct req_tuple rec;
+};
+
 /* Shared configuration, one entry; the loader writes it. */
 struct probe_config {
 	__u64 window_start_ns;  /* CLOCK_MONOTONIC ns of the last `start` */

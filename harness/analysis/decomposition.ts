@@ -16,8 +16,14 @@
 // and last steps; what the kernel cannot see is the driver's own user space (from its
 // intended send time to send(), from read() to its clock): the unattributed rest, which the
 // tests bound (≤ 10 % at one connection, ≤ 20 % under load).
+//
+// The p50s: the median of each part's own distribution does not add up to the median
+// request (the sum of medians of skewed parts lies below the median of the sum). Where the
+// probes followed whole requests (ProbeFigures.medianRequest: the client app's requests that
+// were alone in the cell, each request's parts kept together), each part's p50 figure is
+// instead its mean over the requests around the median round trip, and those add up.
 import { mergeHistograms, percentileUs } from '../probes/histogram.ts';
-import type { ComponentProbeFigures, CpuTimes, HopFigures, LatencyFigures, PathKind, ProbeFigures } from '../probes/types.ts';
+import type { ComponentProbeFigures, CpuTimes, HopFigures, LatencyFigures, MedianRequestFigures, PathKind, ProbeFigures } from '../probes/types.ts';
 import type { ComponentRole } from '../mesh/types.ts';
 import type { LoadOutcome } from '../results/types.ts';
 import { REFERENCE_MESH, type MeshName, type Protocol } from '../scenario/types.ts';
@@ -79,6 +85,12 @@ export interface CellDecomposition {
   kernel?: KernelCost;
   /** The dwell probe's sampling: its figures are 1 in this many seconds' worth (1: all). */
   sampleEvery?: number;
+  /**
+   * Where the parts' p50 figures come from: `median requests` — each part's mean over the
+   * `averaged` whole requests around the median round trip (of `requests` followed alone),
+   * which add up; `part medians` — each part's own median, which do not.
+   */
+  p50?: { from: 'median requests'; requests: number; averaged: number } | { from: 'part medians'; why: string };
   notes: string[];
 }
 
@@ -116,6 +128,8 @@ export interface DecomposeInput {
   podCpus?: string;
   load: Pick<LoadOutcome, 'latencyUs' | 'requests' | 'non2xx'>;
   sampleEvery?: number;
+  /** Whole requests around the median (the probes' medianRequest), for p50s that add up. */
+  medianRequest?: MedianRequestFigures;
   /**
    * The driver's own figure of how late it wrote each request after its intended send time
    * (open model; its accounting.schedulerLatenessUs): the client app's first residence,
@@ -165,9 +179,14 @@ export function decomposeCell(input: DecomposeInput): CellDecomposition | undefi
   const chain = PATH_ROLES.filter((r) => roles.has(r));
   const notes: string[] = [];
   const parts: DecompositionPart[] = [];
-  const get = (role: ComponentRole, kind: PathKind) => figureOf(roles.get(role)?.path[kind]) ?? zero;
+  const median = medianRequestsOf(input.medianRequest, clientWaited.count, roleOf);
+  const get = (role: ComponentRole, kind: PathKind) => {
+    const f = figureOf(roles.get(role)?.path[kind]) ?? zero;
+    return median.by ? { ...f, p50Us: median.by.path.get(`${role}>${kind}`) ?? 0 } : f;
+  };
   const hop = (from: ComponentRole, to: ComponentRole, direction: 'request' | 'response'): void => {
-    const transit = figureOf(hopsByRoles.get(`${from}>${to}`));
+    const measured = figureOf(hopsByRoles.get(`${from}>${to}`));
+    const transit = measured && median.by ? { ...measured, p50Us: median.by.hops.get(`${from}>${to}`) ?? 0 } : measured;
     if (!transit) {
       notes.push(`no ${direction} hop ${from} → ${to} seen`);
       return;
@@ -257,12 +276,49 @@ export function decomposeCell(input: DecomposeInput): CellDecomposition | undefi
     unattributed: roundPart({ meanUs: driver.meanUs - sum.meanUs, p50Us: driver.p50Us - sum.p50Us }),
     hops: parts.filter((p) => p.kind === 'hop').length,
     ...(input.sampleEvery !== undefined ? { sampleEvery: input.sampleEvery } : {}),
+    p50: median.p50,
     notes,
   };
   const kernel = kernelCost(input, roles, requests);
   if (kernel) decomposition.kernel = kernel;
   return decomposition;
 }
+
+/**
+ * The whole-request figures by role (summed over a role's components: a request visits one
+ * of each), when there are enough of them and they are most of the requests (alone in the
+ * cell is then not a biased few); else why the p50s are each part's own median.
+ */
+function medianRequestsOf(
+  m: MedianRequestFigures | undefined,
+  probeRequests: number,
+  roleOf: ReadonlyMap<string, ComponentRole>,
+): { by?: { path: Map<string, number>; hops: Map<string, number> }; p50: NonNullable<CellDecomposition['p50']> } {
+  const fallback = (why: string) => ({ p50: { from: 'part medians' as const, why } });
+  if (!m) return fallback('the probes did not follow whole requests');
+  if (m.averaged < MEDIAN_REQUESTS_MIN) return fallback(`${m.requests} whole requests followed, fewer than ${MEDIAN_REQUESTS_MIN}`);
+  if (m.requests < MEDIAN_REQUESTS_SHARE * probeRequests) {
+    return fallback(`only ${m.requests} of ${probeRequests} requests were alone in the cell (concurrent requests share the path)`);
+  }
+  const path = new Map<string, number>();
+  for (const [id, kinds] of Object.entries(m.parts)) {
+    const role = roleOf.get(id);
+    if (!role) continue;
+    for (const [kind, us] of Object.entries(kinds)) path.set(`${role}>${kind}`, (path.get(`${role}>${kind}`) ?? 0) + us);
+  }
+  const hops = new Map<string, number>();
+  for (const h of m.hops) {
+    const from = roleOf.get(h.from);
+    const to = roleOf.get(h.to);
+    if (from && to) hops.set(`${from}>${to}`, (hops.get(`${from}>${to}`) ?? 0) + h.us);
+  }
+  return { by: { path, hops }, p50: { from: 'median requests', requests: m.requests, averaged: m.averaged } };
+}
+
+/** Whole requests needed around the median (the loader averages 10 %, at least 20). */
+const MEDIAN_REQUESTS_MIN = 20;
+/** The share of the probes' requests that must have been followed alone. */
+const MEDIAN_REQUESTS_SHARE = 0.5;
 
 function kernelCost(input: DecomposeInput, roles: Map<ComponentRole, RoleFigures>, requests: number): KernelCost | undefined {
   if (requests <= 0) return undefined;
@@ -347,6 +403,8 @@ export interface MeshDecomposition {
   delta?: DecompositionTotals & { words: string };
   /** The dwell probe's sampling: timed in the first 1/N of every second (largest N over the cells); absent: every message. */
   sampleEvery?: number;
+  /** Of `cells`, how many have p50s from whole requests around the median (the rest: each part's own median). */
+  p50FromMedianRequests?: number;
 }
 
 const avg = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -450,6 +508,7 @@ export function decomposeMeshes(cells: readonly DecomposableCell[], reference: M
       totals: averageTotals(ds.map((d) => totalsOf(d))),
       ...(Object.values(kernel).some((v) => v !== undefined) ? { kernel: JSON.parse(JSON.stringify(kernel)) as MeshDecomposition['kernel'] } : {}),
       ...(sampleEvery > 1 ? { sampleEvery } : {}),
+      p50FromMedianRequests: ds.filter((d) => d.p50?.from === 'median requests').length,
     });
   }
   for (const m of out) {
@@ -490,6 +549,7 @@ export function decomposeMeasured(
     hops: figures.hops,
     hostCpus: figures.hostCpus,
     datapathBpf: figures.datapathBpf,
+    ...(figures.medianRequest ? { medianRequest: figures.medianRequest } : {}),
     podCpus,
     load: measured.outcome,
   });
@@ -568,6 +628,16 @@ export function decompositionTables(stored: readonly MeshDecomposition[]): Decom
 /** The Δ of every mesh in words, for the notes of summary.md and the terminal. */
 export function decompositionWords(stored: readonly MeshDecomposition[]): string[] {
   const words = stored.filter((m) => m.delta).map((m) => `where the latency goes (${m.protocol}, ${m.services} service${m.services === 1 ? '' : 's'}): ${m.delta!.words}`);
+  const whole = stored.reduce((t, m) => t + (m.p50FromMedianRequests ?? 0), 0);
+  const cells = stored.reduce((t, m) => t + m.cells, 0);
+  if (cells > 0) {
+    words.push(
+      whole === cells
+        ? "where the latency goes: each part's p50 is its mean over the whole requests around the median round trip (the probes keep each request's parts together), so the p50s add up"
+        : `where the latency goes: in ${whole} of ${cells} cells each part's p50 is its mean over the whole requests around the median round trip (they add up); ` +
+          "in the others each part's own median (medians do not add up: too few requests were alone in the cell to follow whole)",
+    );
+  }
   const sampled = Math.max(0, ...stored.map((m) => m.sampleEvery ?? 1));
   if (sampled > 1) {
     words.push(

@@ -1,6 +1,6 @@
 // The loader's JSON-lines protocol (bpf/loader.c), parsed into figures. Pure functions.
 import { latencyFigures } from './histogram.ts';
-import { PATH_KINDS, PROBE_NAMES, type PathFigures, type PathKind, type ComponentProbeFigures, type HistogramSlots, type ProbeFigures, type ProbeName } from './types.ts';
+import { PATH_KINDS, PROBE_NAMES, type PathFigures, type PathKind, type ComponentProbeFigures, type HistogramSlots, type MedianRequestFigures, type ProbeFigures, type ProbeName } from './types.ts';
 
 export interface ReadyLine {
   ready: true;
@@ -36,6 +36,15 @@ export interface SnapshotLine {
     components: LoaderComponent[];
     hops?: Array<{ from: number; to: number; transit: LoaderHistogram }>;
     unattributedSoftirqNs?: number;
+    medianRequest?: {
+      requests: number;
+      kept: number;
+      averaged: number;
+      roundTripP50Ns?: number;
+      roundTripMeanNs?: number;
+      parts: Array<{ component: number; kind: string; ns: number }>;
+      hops: Array<{ from: number; to: number; ns: number }>;
+    };
   };
 }
 
@@ -121,6 +130,24 @@ export function toProbeFigures(
       to: componentNames.get(h.to) ?? `component-${h.to}`,
       transit: latencyFigures(h.transit.slots, h.transit.sumNs),
     }));
+  }
+  const median = line.snapshot.medianRequest;
+  if (median) {
+    const name = (id: number): string => componentNames.get(id) ?? `component-${id}`;
+    const parts: MedianRequestFigures['parts'] = {};
+    for (const p of median.parts) {
+      if (!(PATH_KINDS as readonly string[]).includes(p.kind)) continue;
+      (parts[name(p.component)] ??= {})[p.kind as PathKind] = p.ns / 1000;
+    }
+    figures.medianRequest = {
+      requests: median.requests,
+      kept: median.kept,
+      averaged: median.averaged,
+      ...(median.roundTripP50Ns !== undefined ? { roundTripP50Us: median.roundTripP50Ns / 1000 } : {}),
+      ...(median.roundTripMeanNs !== undefined ? { roundTripMeanUs: median.roundTripMeanNs / 1000 } : {}),
+      parts,
+      hops: median.hops.map((h) => ({ from: name(h.from), to: name(h.to), us: h.ns / 1000 })),
+    };
   }
   if (line.snapshot.unattributedSoftirqNs !== undefined) {
     figures.unattributedSoftirqSeconds = line.snapshot.unattributedSoftirqNs / 1e9;

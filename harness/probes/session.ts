@@ -160,6 +160,7 @@ class LoaderSession {
       if (/[\n\r]/.test(component.cgroupDir)) throw new ProbeError(`component ${component.id}: bad cgroup path`);
       await this.command(`track-cgroup ${component.cgroupDir} ${id}`);
     }
+    if (component.origin) await this.command(`origin ${id}`);
   }
 
   async attachCgroup(dir: string): Promise<void> {

@@ -30,6 +30,8 @@ export interface TrackedComponent {
   tgids?: readonly number[];
   /** A cgroup v2 directory, e.g. `/sys/fs/cgroup/unified/meshbench/<run>/<pod>`. */
   cgroupDir?: string;
+  /** Its requests are the ones whole-request tuples follow (the client app): see MedianRequestFigures. */
+  origin?: boolean;
 }
 
 /** Sparse histogram as the loader sends it: [slot, count] pairs, slots as in bpf/probes.h. */
@@ -153,6 +155,30 @@ export interface ProbeFigures {
   datapathBpf?: { programs: string[]; runTimeNs: number; runCount: number };
   /** Softirq time served while no tracked component was on the CPU (idle, ksoftirqd, others). */
   unattributedSoftirqSeconds?: number;
+  /** Whole requests around the median (dwell probe, with an origin component tracked). */
+  medianRequest?: MedianRequestFigures;
+}
+
+/**
+ * The parts of whole requests around the median (dwell probe): every part timed between an
+ * origin's send and its read of the response, for requests that were alone in the cell (no
+ * other origin request in flight), kept per request; the `averaged` requests around the
+ * median round trip are averaged part by part. Unlike the median of each part, these add up:
+ * their sum is the band's mean round trip (origin send entry → its first read).
+ */
+export interface MedianRequestFigures {
+  /** Requests followed whole and alone. */
+  requests: number;
+  /** How many of them were kept (a uniform sample beyond the loader's cap). */
+  kept: number;
+  /** How many around the median round trip were averaged (10 %, at least 20 or all). */
+  averaged: number;
+  /** The kept requests' median round trip, and the averaged ones' mean round trip, µs. */
+  roundTripP50Us?: number;
+  roundTripMeanUs?: number;
+  /** Per component: each path kind's mean over the averaged requests, µs (0 where absent). */
+  parts: Record<string, Partial<Record<PathKind, number>>>;
+  hops: Array<{ from: string; to: string; us: number }>;
 }
 
 export interface ProbeSession {

@@ -206,7 +206,7 @@ export async function driveLoad(live: LiveCell, scenario: Scenario, signal?: Abo
   };
   try {
     await probeStep(async (session) => {
-      for (const c of components) await session.track({ id: c.id, tgids: [c.pid], cgroupDir: c.cgroupV2 });
+      for (const c of components) await session.track({ id: c.id, tgids: [c.pid], cgroupDir: c.cgroupV2, origin: c.role === 'client-app' });
       await session.attachCgroup(live.cluster.cgroupV2Root); // the packet hooks see the cell's sockets only
     });
     const programs = probes ? programIdsOf(probes.loaderPid) : [];

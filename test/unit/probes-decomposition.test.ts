@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decomposeCell, decomposeMeshes, decompositionWords, deltaWords, totalsOf, type CellDecomposition } from '../../harness/analysis/decomposition.ts';
-import { slotOfUs } from '../../harness/probes/histogram.ts';
+import { latencyFigures, slotOfUs } from '../../harness/probes/histogram.ts';
+import type { MedianRequestFigures } from '../../harness/probes/types.ts';
 import { toProbeFigures, type SnapshotLine } from '../../harness/probes/protocol.ts';
 import { DEFAULT_SAMPLE_EVERY, sampleEveryFromEnv } from '../../harness/probes/session.ts';
 import { InputError } from '../../harness/errors.ts';
@@ -38,6 +39,39 @@ describe('decomposition of a cell', () => {
     assert.deepEqual([d.parts[0]!.label, d.parts[0]!.meanUs, d.parts[0]!.p50Us], ['client-app (send lateness)', 3, 2]);
     assert.equal(d.unattributed.meanUs, 1);
     assert.deepEqual(d.notes, []);
+  });
+
+  it('p50s from whole requests around the median add up where the parts\' own medians do not', () => {
+    const input = sidecarInput();
+    const total = 6 * 17 + 65;
+    // Every wake-up skewed: 60 of 5 µs and 40 of 17.5 µs, mean 10 µs (as before), median 5 µs.
+    const skewed = latencyFigures([[slotOfUs(5), 60], [slotOfUs(17.5), 40]], (60 * 5 + 40 * 17.5) * 1000);
+    for (const c of Object.values(input.components)) {
+      for (const k of ['wakeReq', 'wakeResp'] as const) if (c.path?.[k]) c.path[k] = skewed;
+    }
+    // And the outer sidecar's served (the parts telescope to it): 60 at 125 µs, 40 at 175 µs, mean 145 µs as before.
+    input.components['client-1/client-sidecar']!.path!.served = latencyFigures([[slotOfUs(125), 60], [slotOfUs(175), 40]], (60 * 125 + 40 * 175) * 1000);
+    const medians = decomposeCell(input)!;
+    assert.equal(medians.sum.meanUs, total);
+    assert.equal(medians.p50?.from, 'part medians');
+    assert.ok(medians.sum.p50Us < total - 15, `the parts' medians sum below the median request: ${medians.sum.p50Us}`);
+    // The same requests followed whole: each part's mean over the ones around the median.
+    const whole = (requests: number, averaged: number): MedianRequestFigures => ({
+      requests,
+      kept: requests,
+      averaged,
+      roundTripMeanUs: total,
+      parts: Object.fromEntries(Object.entries(input.components).map(([id, c]) => [id, Object.fromEntries(Object.entries(c.path!).map(([k, f]) => [k, f!.meanUs]))])),
+      hops: input.hops!.map((h) => ({ from: h.from, to: h.to, us: 5 })),
+    });
+    const d = decomposeCell({ ...input, medianRequest: whole(100, 20) })!;
+    assert.deepEqual(d.p50, { from: 'median requests', requests: 100, averaged: 20 });
+    assert.equal(d.sum.p50Us, total, 'they add up to the round trip of the requests averaged');
+    assert.equal(d.parts.find((p) => p.role === 'server-app')!.p50Us, 30);
+    assert.deepEqual(d.sum, { meanUs: total, p50Us: total });
+    // Too few requests followed, or most of them not alone: each part's own median, and why.
+    assert.deepEqual(decomposeCell({ ...input, medianRequest: whole(100, 10) })!.p50, { from: 'part medians', why: '100 whole requests followed, fewer than 20' });
+    assert.match((decomposeCell({ ...input, medianRequest: whole(40, 20) })!.p50 as { why: string }).why, /^only 40 of 100 requests were alone in the cell/);
   });
 
   it('says nothing without the path figures (dwell probe off)', () => {
@@ -118,6 +152,28 @@ describe('the loader\'s path and hop figures', () => {
     assert.equal(figures.components['server-1/server-app']!.path!.served!.meanUs, 40);
     assert.equal(figures.components['server-1/server-app']!.path!.wakeReq, undefined, 'no sample: no figure');
     assert.deepEqual(figures.hops!.map((h) => [h.from, h.to, h.transit.meanUs]), [['client-1/client-app', 'server-1/server-app', 6]]);
+    assert.equal(figures.medianRequest, undefined, 'no origin followed: no whole requests');
+  });
+
+  it('whole requests around the median: ns to µs, ids to names', () => {
+    const line: SnapshotLine = {
+      snapshot: {
+        final: true,
+        windowNs: 1e9,
+        components: [{ id: 1 }, { id: 2 }],
+        medianRequest: {
+          requests: 300, kept: 300, averaged: 30, roundTripP50Ns: 61_000, roundTripMeanNs: 60_500,
+          parts: [{ component: 2, kind: 'waited', ns: 52_000 }, { component: 1, kind: 'served', ns: 40_250 }, { component: 1, kind: 'bogus', ns: 1 }],
+          hops: [{ from: 2, to: 1, ns: 6_000 }],
+        },
+      },
+    };
+    const figures = toProbeFigures(line, new Map([[1, 'server-1/server-app'], [2, 'client-1/client-app']]), { probes: ['dwell'], failed: {} });
+    assert.deepEqual(figures.medianRequest, {
+      requests: 300, kept: 300, averaged: 30, roundTripP50Us: 61, roundTripMeanUs: 60.5,
+      parts: { 'client-1/client-app': { waited: 52 }, 'server-1/server-app': { served: 40.25 } },
+      hops: [{ from: 'client-1/client-app', to: 'server-1/server-app', us: 6 }],
+    });
   });
 });
 
