@@ -4,7 +4,7 @@
 // the cluster as it was. Skipped with the reason where docker and kind are missing.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -42,8 +42,8 @@ describe('platform kubernetes on an existing cluster', () => {
   });
 
   after(() => {
-    if (skip) return;
-    spawnSync('kind', ['delete', 'cluster', '--name', CLUSTER, '--kubeconfig', kubeconfig], { stdio: 'inherit' });
+    if (!skip) spawnSync('kind', ['delete', 'cluster', '--name', CLUSTER, '--kubeconfig', kubeconfig], { stdio: 'inherit' });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('a baseline run creates only run-labelled namespaces and removes them', { skip, timeout: 30 * 60_000 }, async () => {

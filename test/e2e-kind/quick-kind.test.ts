@@ -5,10 +5,10 @@
 // kind, istioctl and the cilium CLI; without them every test here is skipped with the
 // reason (and `npm run test:e2e-kind` reports NOT RUN).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { KubeCellResult } from '../../harness/platform/kubernetes/cell.ts';
 import { LIVE_KUBE_RUNS_DIR } from '../../harness/platform/kubernetes/state.ts';
 import { PINNED_VERSIONS } from '../../harness/platform/kubernetes/versions.ts';
@@ -24,6 +24,9 @@ describe('quick-kind on real kind clusters', () => {
   before(() => {
     if (skip) return;
     outRoot = mkdtempSync(join(tmpdir(), 'meshbench-e2e-'));
+  });
+  after(() => {
+    if (outRoot) rmSync(outRoot, { recursive: true, force: true });
   });
 
   test('doctor says kind is ready for every mesh', { skip, timeout: 120_000 }, async () => {

@@ -76,8 +76,9 @@ describe('full and unusable disks: nothing half written', () => {
     assert.equal(lines.header?.runId, result.runId, 'the first line carries the run header');
   });
 
-  test('a reader skips and names a cut last line (a crash mid-write)', () => {
+  test('a reader skips and names a cut last line (a crash mid-write)', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-cut-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const result: RunResult = structuredClone(loadFixture('base'));
     appendCell(dir, result.cells[0]!, runHeaderOf(result));
     appendCell(dir, result.cells[1]!, runHeaderOf(result));
@@ -89,7 +90,6 @@ describe('full and unusable disks: nothing half written', () => {
     assert.equal(rebuilt.status, 'interrupted');
     assert.equal(rebuilt.cells.length, 2);
     assert.ok(rebuilt.notes.some((n) => n === 'cells.jsonl: line 3 not a whole cell (cut by a crash or a full disk), skipped'), rebuilt.notes.join('\n'));
-    rmSync(dir, { recursive: true });
   });
 
   test('StateFile on a full disk: register refuses (nothing unrecorded gets created), release goes on, no .tmp', () => {
@@ -120,8 +120,9 @@ describe('full and unusable disks: nothing half written', () => {
     assert.deepEqual(filesBelow(dir).filter((f) => f.endsWith('.tmp')), []);
   });
 
-  test('--out naming a file: OutputPathError (exit 2); a disk too small: HostError before any cell', () => {
+  test('--out naming a file: OutputPathError (exit 2); a disk too small: HostError before any cell', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-out-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
     assert.throws(() => createRunDir(file, 'abcde'), (error: unknown) => error instanceof OutputPathError && /--out must be a directory/.test(error.message));
@@ -131,11 +132,11 @@ describe('full and unusable disks: nothing half written', () => {
     assert.deepEqual(readdirSync(small), [], 'nothing left on the small disk');
     mkdirSync(join(dir, 'ok'));
     assert.ok(existsSync(createRunDir(join(dir, 'ok'), 'abcde')));
-    rmSync(dir, { recursive: true });
   });
 
-  test('through the CLI: --out a file exits 2, a 200 KB tmpfs exits 1, one line each, nothing created', () => {
+  test('through the CLI: --out a file exits 2, a 200 KB tmpfs exits 1, one line each, nothing created', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-out-cli-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const scenario = join(dir, 'tiny.yaml');
     writeFileSync(scenario, 'name: tiny\nmeshes: [baseline]\nservices: [1]\nload: { rate: 50, connections: 1, duration: 1s, warmup: 0s }\nrepeats: 1\nprobes: []\n');
     const file = join(dir, 'a-file');
@@ -151,6 +152,5 @@ describe('full and unusable disks: nothing half written', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
     assert.deepEqual(readdirSync(small), []);
-    rmSync(dir, { recursive: true });
   });
 });

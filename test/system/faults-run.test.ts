@@ -4,7 +4,7 @@
 // the views and --resume, a killed sidecar and a killed probe loader, a second live run.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,7 +151,12 @@ describe('faults through the real platform', () => {
     requireRoot();
     dir = mkdtempSync(join(tmpdir(), 'meshbench-faults-'));
   });
-  after(() => assertNothingLeft(dir));
+  after(async () => {
+    if (!dir) return;
+    await assertNothingLeft(dir);
+    // Only once nothing is left: the run directories hold the state files `meshbench clean` reads.
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test('SIGHUP mid-cell and SIGQUIT: the run stops, cleans up, keeps finished cells, exits 128+n', async () => {
     const out = join(dir, 'signals');

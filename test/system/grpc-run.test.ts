@@ -1,7 +1,7 @@
 // `meshbench run` of a scenario with both protocols: HTTP/1.1 and gRPC cells side by side
 // in one run, and summary.md with one latency table per protocol.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -40,8 +40,9 @@ describe('meshbench run with HTTP/1.1 and gRPC', () => {
   before(requireRoot);
   after(assertNothingLeft);
 
-  test('both protocols through two data paths; summary.md has one table per protocol', async () => {
+  test('both protocols through two data paths; summary.md has one table per protocol', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-run-grpc-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const scenarioPath = join(dir, 'scenario.yaml');
     writeFileSync(scenarioPath, BOTH_PROTOCOLS);
     const out = join(dir, 'runs');

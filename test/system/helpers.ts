@@ -2,7 +2,7 @@
 // client pod (in its cgroup, so the eBPF socket LB sees them), and the "nothing left" check.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { LocalCluster, Placement } from '../../harness/platform/local/cluster.ts';
 import { findLeftovers } from '../../harness/platform/local/clean.ts';
@@ -30,11 +30,26 @@ export function testScenario(overrides: Partial<Scenario> = {}, load: Partial<Sc
   };
 }
 
-/** A fresh run id and state file in a temp dir, as a run would have. */
+/**
+ * A fresh run id and state file in a temp dir, as a run would have. Closing the state file
+ * (every test does, once its cluster is down) removes the temp dir, unless the file still
+ * names resources: then it stays as the record of what was left behind.
+ */
 export function testRun(): { runId: string; state: StateFile; dir: string } {
   const runId = newRunId();
   const dir = mkdtempSync(join(tmpdir(), `meshbench-test-${runId}-`));
-  return { runId, state: new StateFile(join(dir, 'state.json'), runId), dir };
+  return { runId, state: new TestStateFile(join(dir, 'state.json'), runId, dir), dir };
+}
+
+class TestStateFile extends StateFile {
+  constructor(path: string, runId: string, private readonly dir: string) {
+    super(path, runId);
+  }
+
+  override close(): void {
+    super.close();
+    if (this.resources.length === 0) rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
 export interface ClientResponse {

@@ -119,12 +119,13 @@ function defaultRunDirs(): string[] {
 
 describe('the READMEs’ meshbench command lines', () => {
   let places: Places;
+  let scratch: string | undefined;
   const runsBefore = new Set(defaultRunDirs());
   before(async () => {
     requireRoot();
     const onPath = execFileSync('sh', ['-c', 'command -v meshbench'], { encoding: 'utf8' }).trim();
     assert.equal(realpathSync(onPath), join(ROOT, 'bin', 'meshbench.js'), 'meshbench on the PATH is this clone’s (scripts/setup.sh links it)');
-    const scratch = mkdtempSync(join(tmpdir(), 'meshbench-readme-'));
+    scratch = mkdtempSync(join(tmpdir(), 'meshbench-readme-'));
     const history = join(scratch, 'history');
     mkdirSync(history);
     const scenario = join(scratch, 'tiny.yaml');
@@ -151,7 +152,7 @@ describe('the READMEs’ meshbench command lines', () => {
     places = { scenario, runDir: join(history, runId!), interrupted: join(interruptedOut, interruptedId!), runId: runId!, history, scratch };
   });
   after(async () => {
-    if (places) rmSync(places.scratch, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true }); // also when before() failed half-way
     for (const dir of defaultRunDirs().filter((d) => !runsBefore.has(d))) rmSync(join(ROOT, 'runs', dir), { recursive: true, force: true });
     await assertNothingLeft();
   });

@@ -1,7 +1,7 @@
 // The whole program as a user runs it: `meshbench run` of a small scenario through all four
 // data paths, an interrupted run, and bad input that creates nothing.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,8 +30,9 @@ describe('meshbench run', () => {
   before(requireRoot);
   after(assertNothingLeft);
 
-  test('runs all four data paths and writes cells.jsonl, result.json and summary.md', async () => {
+  test('runs all four data paths and writes cells.jsonl, result.json and summary.md', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-run-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'runs');
     const exit = await meshbench(['run', scenarioFile(dir, SMALL), '--out', out, '--json']);
     assert.equal(exit.code, 0, exit.stderr);
@@ -76,8 +77,9 @@ describe('meshbench run', () => {
     await assertNothingLeft();
   });
 
-  test('SIGINT stops the run, cleans up, keeps finished cells and exits non-zero', async () => {
+  test('SIGINT stops the run, cleans up, keeps finished cells and exits non-zero', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-sigint-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'runs');
     let pid = 0;
     const running = meshbench(['run', scenarioFile(dir, SMALL.replace('repeats: 1', 'repeats: 3')), '--out', out], {
@@ -103,8 +105,9 @@ describe('meshbench run', () => {
     await assertNothingLeft();
   });
 
-  test('bad input: every problem with its path, exit 2, nothing created', async () => {
+  test('bad input: every problem with its path, exit 2, nothing created', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-bad-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'runs');
     const bad = scenarioFile(dir, `
 name: Bad Name

@@ -4,7 +4,7 @@
 // nothing of any run.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,8 +33,9 @@ probes: []
 before(requireRoot);
 after(assertNothingLeft);
 
-test(`SIGINT with ${SERVICES + 1} pods up: exit 130, every pod, proxy and app gone`, { timeout: 240_000 }, async () => {
+test(`SIGINT with ${SERVICES + 1} pods up: exit 130, every pod, proxy and app gone`, { timeout: 240_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshbench-scaling-sigint-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'runs');
   const scenario = join(dir, 'scenario.yaml');
   writeFileSync(scenario, SCENARIO);

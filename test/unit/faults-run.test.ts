@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { readRunResult } from '../../harness/analysis/resultFile.ts';
 import { HostError, InputError } from '../../harness/errors.ts';
 import { claimHost, liveRuns, staleClaims } from '../../harness/platform/local/liveRuns.ts';
@@ -19,7 +19,16 @@ import type { RunEvents } from '../../harness/runner/run.ts';
 import { planCells } from '../../harness/scenario/plan.ts';
 import { loadFixture } from '../fixtures/results/helpers.ts';
 
-const tempDir = (name: string): string => mkdtempSync(join(tmpdir(), `meshbench-${name}-`));
+// Each test's directory, removed after the file's tests whether they passed or not.
+const temps: string[] = [];
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `meshbench-${name}-`));
+  temps.push(dir);
+  return dir;
+}
 
 describe('the cell loop: a failure is data, not an end', () => {
   const base = loadFixture('base');
@@ -51,7 +60,6 @@ describe('the cell loop: a failure is data, not an end', () => {
     const fromDisk = readRunResult(dir); // cells.jsonl alone: every cell, the failed one as failed
     assert.equal(fromDisk.cells.length, cells.length);
     assert.equal(fromDisk.cells.find((c) => c.mesh === 'sidecar')?.status, 'failed');
-    rmSync(dir, { recursive: true });
   });
 
   test('a HostError (the host cannot record any more) ends the run', async () => {
@@ -67,7 +75,6 @@ describe('the cell loop: a failure is data, not an end', () => {
     );
     assert.equal(ran.length, 1);
     assert.equal(result.status, 'failed');
-    rmSync(dir, { recursive: true });
   });
 });
 
@@ -83,7 +90,6 @@ describe('a killed run directory is still a run', () => {
     assert.deepEqual(result.cells.map((c) => c.id), base.cells.slice(0, 3).map((c) => c.id));
     assert.ok(result.notes.some((n) => n.startsWith('3 cells read from cells.jsonl')), result.notes.join('\n'));
     assert.ok(result.analysis.overhead.length > 0, 'the analysis is recomputed from the cells read');
-    rmSync(dir, { recursive: true });
   });
 
   test('cells.jsonl alone: rebuilt from the header of its first line', () => {
@@ -95,7 +101,6 @@ describe('a killed run directory is still a run', () => {
     assert.equal(result.status, 'interrupted');
     assert.equal(result.cells.length, 2);
     assert.match(result.notes[0]!, /^rebuilt from cells\.jsonl alone/);
-    rmSync(dir, { recursive: true });
   });
 
   test('a cell run again (a resumed run) counts once, the later line wins', () => {
@@ -106,14 +111,12 @@ describe('a killed run directory is still a run', () => {
     const result = readRunResult(dir);
     assert.equal(result.cells.length, 1);
     assert.equal(result.cells[0]!.status, undefined);
-    rmSync(dir, { recursive: true });
   });
 
   test('cells.jsonl of an older version (no header) and no result.json: exit 2 saying why', () => {
     const dir = tempDir('old');
     writeFileSync(join(dir, 'cells.jsonl'), `${JSON.stringify(base.cells[0])}\n`);
     assert.throws(() => readRunResult(dir), (error: unknown) => error instanceof InputError && /has 1 cells but no run header/.test(error.message));
-    rmSync(dir, { recursive: true });
   });
 });
 
@@ -138,7 +141,6 @@ describe('one measurement at a time: the host claim', () => {
     first.release();
     first.release();
     assert.deepEqual(liveRuns(dir), []);
-    rmSync(dir, { recursive: true });
   });
 
   test('a killed run\'s claim is stale: it refuses nothing and clean finds it', () => {
@@ -148,7 +150,6 @@ describe('one measurement at a time: the host claim', () => {
     assert.deepEqual(staleClaims(dir).map((c) => c.runId), ['dddd4']);
     const claim = claimHost({ runId: 'eeee5', runDir: '/x/eeee5', scenario: 'quick', allowConcurrent: false, dir });
     claim.release();
-    rmSync(dir, { recursive: true });
   });
 });
 

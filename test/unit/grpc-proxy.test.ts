@@ -2,7 +2,7 @@
 // as for HTTP/1.1; the runner picks server, driver and proxy protocol from one object per protocol.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -38,8 +38,9 @@ describe('HAProxy for gRPC: h2c on every bind and server line', () => {
     }
   });
 
-  test('haproxy -c accepts the h2 configurations', () => {
+  test('haproxy -c accepts the h2 configurations', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-h2cfg-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     for (const config of [sidecar, nodeProxy]) {
       const path = join(dir, `${config.id}.cfg`);
       writeFileSync(path, renderHaproxyConfig({ ...config, protocol: 'h2' }, join(dir, 'stats.sock'), DEFAULT_PROXY_TUNING));

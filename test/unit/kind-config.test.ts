@@ -3,7 +3,7 @@
 // CLI, Cilium's Helm values, and the pinned versions. (These run for real only where docker
 // and kind exist: npm run test:e2e-kind.)
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -66,8 +66,9 @@ describe('kind-configs/', () => {
     assert.throws(() => parseKindConfig('kind: Cluster\nnodes: [\n', 'c.yaml'), /YAML syntax error/);
   });
 
-  test("a user's own config: checked against kind.nodes, turned into each flavour, keeping its other keys", () => {
+  test("a user's own config: checked against kind.nodes, turned into each flavour, keeping its other keys", (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-kind-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const own = join(dir, 'own.yaml');
     writeFileSync(
       own,

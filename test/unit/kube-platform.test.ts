@@ -5,7 +5,7 @@
 // creating anything.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -203,8 +203,9 @@ describe('containers to cgroups (the probe agent, on a node)', () => {
     assert.equal(cgroupNameMatches(`cri-containerd-${id('b')}.scope`, id('a')), false);
   });
 
-  test('found under the systemd and the cgroupfs layouts; cpu.stat read from there', () => {
+  test('found under the systemd and the cgroupfs layouts; cpu.stat read from there', (t) => {
     const root = mkdtempSync(join(tmpdir(), 'meshbench-cgroup-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
     const systemd = join(root, 'kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice/kubelet-kubepods-burstable-pod1234.slice', `cri-containerd-${id('a')}.scope`);
     const cgroupfs = join(root, 'kubepods/besteffort/pod5678', id('b'));
     const later = join(root, 'kubepods/besteffort/pod9', id('c'));
@@ -270,8 +271,9 @@ describe('tools and doctor', () => {
     );
   });
 
-  test('a docker client whose engine is down is told apart from one that runs', async () => {
+  test('a docker client whose engine is down is told apart from one that runs', async (t) => {
     const bin = mkdtempSync(join(tmpdir(), 'meshbench-bin-'));
+    t.after(() => rmSync(bin, { recursive: true, force: true }));
     const fakeDocker = (script: string): void => {
       writeFileSync(join(bin, 'docker'), `#!/bin/sh\n${script}\n`);
       chmodSync(join(bin, 'docker'), 0o755);
@@ -299,8 +301,9 @@ describe('tools and doctor', () => {
     ]);
   });
 
-  test('kubeconfig contexts from KUBECONFIG', () => {
+  test('kubeconfig contexts from KUBECONFIG', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-kubeconfig-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'config');
     writeFileSync(
       file,
@@ -316,8 +319,9 @@ describe('on this host, for real: no docker engine, no kind', () => {
   const engine = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
   const kind = spawnSync('sh', ['-c', 'command -v kind'], { stdio: 'ignore' }).status === 0;
 
-  test('`meshbench run scenarios/quick-kind.yaml` exits 1 naming what is missing, and creates nothing', { skip: engine && kind ? 'docker and kind are here: npm run test:e2e-kind runs the real thing' : false }, () => {
+  test('`meshbench run scenarios/quick-kind.yaml` exits 1 naming what is missing, and creates nothing', { skip: engine && kind ? 'docker and kind are here: npm run test:e2e-kind runs the real thing' : false }, (t) => {
     const out = mkdtempSync(join(tmpdir(), 'meshbench-out-'));
+    t.after(() => rmSync(out, { recursive: true, force: true }));
     const runs = join(out, 'runs');
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/main.ts', 'run', 'scenarios/quick-kind.yaml', '--out', runs], { encoding: 'utf8' });
     assert.equal(r.status, 1, r.stderr);
@@ -328,8 +332,9 @@ describe('on this host, for real: no docker engine, no kind', () => {
     assert.deepEqual(readdirSync(out), []);
   });
 
-  test('platform kubernetes with an unknown context: exit 1, nothing created', () => {
+  test('platform kubernetes with an unknown context: exit 1, nothing created', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshbench-k8s-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const scenario = join(dir, 'k.yaml');
     writeFileSync(scenario, 'name: k\nplatform: kubernetes\ncontext: nowhere\nimage: m:1\nservices: [1]\nload: {rate: 10, duration: 1s}\n');
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/main.ts', 'run', scenario, '--out', join(dir, 'runs')], {
