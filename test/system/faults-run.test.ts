@@ -28,6 +28,8 @@ interface Exit {
 interface Running {
   pid: number;
   stderr: () => string;
+  /** How it ended, once it has. */
+  exited: () => Exit | undefined;
   done: Promise<Exit>;
 }
 
@@ -35,27 +37,35 @@ function start(args: string[], timeoutMs = 120_000): Running {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  let exit: Exit | undefined;
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const done = new Promise<Exit>((resolveDone) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolveDone({ code, signal, stdout, stderr });
+      exit = { code, signal, stdout, stderr };
+      resolveDone(exit);
     });
   });
-  return { pid: child.pid!, stderr: () => stderr, done };
+  return { pid: child.pid!, stderr: () => stderr, exited: () => exit, done };
 }
 
 function meshbench(args: string[], timeoutMs?: number): Promise<Exit> {
   return start(args, timeoutMs).done;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+/** Polls `probe` until it gives a value; fails at once, with its output, if `run` ends first (e.g. refused: another run measures). */
+async function waitFor<T>(what: string, probe: () => T | undefined | false, { timeoutMs = 60_000, run }: { timeoutMs?: number; run?: Running } = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
     if (value) return value;
+    const exit = run?.exited();
+    if (exit) {
+      await sleep(200); // the last of its output may follow its exit
+      throw new Error(`waiting for ${what}: the run ended first (exit ${exit.code ?? exit.signal})\n${run!.stderr()}`);
+    }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
@@ -161,8 +171,8 @@ describe('faults through the real platform', () => {
   test('SIGHUP mid-cell and SIGQUIT: the run stops, cleans up, keeps finished cells, exits 128+n', async () => {
     const out = join(dir, 'signals');
     const hup = start(['run', scenarioFile(dir, 'hup', scenarioYaml('faults-hup', 'baseline, sidecar', '', '2s')), '--out', out]);
-    const runDir = await waitFor('the first cell', () => runDirs(out).find((d) => cellLines(d) === 1));
-    await waitFor('the second cell under load', () => processOf(runDir, 'client-1/load-driver'), 30_000);
+    const runDir = await waitFor('the first cell', () => runDirs(out).find((d) => cellLines(d) === 1), { run: hup });
+    await waitFor('the second cell under load', () => processOf(runDir, 'client-1/load-driver'), { timeoutMs: 30_000, run: hup });
     await sleep(500);
     process.kill(hup.pid, 'SIGHUP');
     const exit = await hup.done;
@@ -176,8 +186,8 @@ describe('faults through the real platform', () => {
 
     const quitOut = join(dir, 'quit');
     const quit = start(['run', scenarioFile(dir, 'quit', scenarioYaml('faults-quit', 'baseline')), '--out', quitOut]);
-    const quitDir = await waitFor('the quit run', () => runDirs(quitOut)[0]);
-    await waitFor('its cell under load', () => processOf(quitDir, 'client-1/load-driver'), 30_000);
+    const quitDir = await waitFor('the quit run', () => runDirs(quitOut)[0], { run: quit });
+    await waitFor('its cell under load', () => processOf(quitDir, 'client-1/load-driver'), { timeoutMs: 30_000, run: quit });
     process.kill(quit.pid, 'SIGQUIT');
     const quitExit = await quit.done;
     assert.equal(quitExit.code, 131, quitExit.stderr);
@@ -189,9 +199,9 @@ describe('faults through the real platform', () => {
     const out = join(dir, 'concurrent');
     const scenario = scenarioFile(dir, 'four', scenarioYaml('faults-four', 'baseline, sidecar, ebpf, ebpf-l4', '', '3s'));
     const first = start(['run', scenario, '--out', out]);
-    const firstDir = await waitFor('the first run', () => runDirs(out)[0]);
+    const firstDir = await waitFor('the first run', () => runDirs(out)[0], { run: first });
     const firstId = firstDir.split('/').pop()!;
-    await waitFor('its first cell under load', () => processOf(firstDir, 'client-1/load-driver'), 30_000);
+    await waitFor('its first cell under load', () => processOf(firstDir, 'client-1/load-driver'), { timeoutMs: 30_000, run: first });
 
     // clean while the run measures: it leaves the run alone, and yields the CPUs to it (nice 19,
     // SCHED_IDLE, from its first instruction). Then a second run (refused) and one that shares.
@@ -199,7 +209,7 @@ describe('faults through the real platform', () => {
     const scheduling = await waitFor('clean at idle priority', () => {
       const s = schedulingOf(cleaning.pid);
       return s && s.policy === SCHED_IDLE ? s : undefined;
-    }, 5000);
+    }, { timeoutMs: 5000 });
     assert.equal(scheduling.nice, 19);
     const cleanExit = await cleaning.done;
     assert.match(cleanExit.stdout, new RegExp(`left run ${firstId} alone: it is still running`));
@@ -233,8 +243,8 @@ describe('faults through the real platform', () => {
     const out = join(dir, 'killed');
     const scenario = scenarioFile(dir, 'four-killed', scenarioYaml('faults-four', 'baseline, sidecar, ebpf, ebpf-l4'));
     const killed = start(['run', scenario, '--out', out]);
-    const runDir = await waitFor('the first cell', () => runDirs(out).find((d) => cellLines(d) === 1));
-    await waitFor('the second cell under load', () => processOf(runDir, 'client-1/load-driver'), 30_000);
+    const runDir = await waitFor('the first cell', () => runDirs(out).find((d) => cellLines(d) === 1), { run: killed });
+    await waitFor('the second cell under load', () => processOf(runDir, 'client-1/load-driver'), { timeoutMs: 30_000, run: killed });
     process.kill(killed.pid, 'SIGKILL');
     await killed.done;
 
@@ -289,14 +299,14 @@ describe('faults through the real platform', () => {
     const out = join(dir, 'dying');
     const scenario = scenarioFile(dir, 'dying', scenarioYaml('faults-dying', 'sidecar, baseline', '', '2s').replace('probes: []', 'probes: [connect]'));
     const running = start(['run', scenario, '--out', out]);
-    const runDir = await waitFor('the run', () => runDirs(out)[0]);
-    const firstDriver = await waitFor('the sidecar cell under load', () => processOf(runDir, 'client-1/load-driver'), 30_000);
+    const runDir = await waitFor('the run', () => runDirs(out)[0], { run: running });
+    const firstDriver = await waitFor('the sidecar cell under load', () => processOf(runDir, 'client-1/load-driver'), { timeoutMs: 30_000, run: running });
     await sleep(1200);
     const sidecar = processOf(runDir, 'server-1/server-1-sidecar');
     assert.ok(sidecar, `the server's sidecar in ${JSON.stringify(state(runDir)?.resources.map((r) => (r as { name?: string }).name))}`);
     process.kill(sidecar, 'SIGKILL');
 
-    await waitFor('the baseline cell under load', () => processOf(runDir, 'client-1/load-driver', firstDriver), 30_000);
+    await waitFor('the baseline cell under load', () => processOf(runDir, 'client-1/load-driver', firstDriver), { timeoutMs: 30_000, run: running });
     await sleep(1200);
     const loaders = spawnSync('pgrep', ['-P', String(running.pid), '-f', 'bpf/build/loader'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
     assert.equal(loaders.length, 1, 'one probe loader under the run');
@@ -332,8 +342,8 @@ describe('faults through the real platform', () => {
     assert.equal(mounted.status, 0, mounted.stderr);
     try {
       const running = start(['run', scenarioFile(dir, 'disk', scenarioYaml('faults-disk', 'baseline, sidecar')), '--out', mount]);
-      const runDir = await waitFor('the run', () => runDirs(mount)[0]);
-      await waitFor('the start record', () => existsSync(join(runDir, 'result.json')));
+      const runDir = await waitFor('the run', () => runDirs(mount)[0], { run: running });
+      await waitFor('the start record', () => existsSync(join(runDir, 'result.json')), { run: running });
       const free = Number(spawnSync('df', ['--output=avail', '-B1', mount], { encoding: 'utf8' }).stdout.trim().split('\n')[1]);
       writeFileSync(join(mount, 'filler'), Buffer.alloc(Math.max(0, free - 8192)));
       const exit = await running.done;
