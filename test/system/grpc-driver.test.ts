@@ -9,6 +9,7 @@ import type { GrpcDriverOutcome } from '../../harness/load/grpcDriver.ts';
 import { runGrpcDriverProcess } from '../../harness/load/grpcProcess.ts';
 import type { GrpcLoadSpec } from '../../harness/load/grpcSpec.ts';
 import { grpcLocalStats, startGrpcServerProcess, type GrpcServerProcess } from './grpc-helpers.ts';
+import { withServerStall } from './helpers.ts';
 
 const twoCpus = cpus().length >= 2;
 const SERVER_PREFIX = twoCpus ? ['taskset', '-c', '1'] : [];
@@ -79,26 +80,17 @@ describe('gRPC driver against gRPC workload servers (127.0.0.1)', { timeout: 300
   });
 
   it('a server stopped for 1 s shows in the open model’s tail; timed-out calls are errors, not lost silently', async () => {
-    const stall = async (s: GrpcLoadSpec, stallMs: number): Promise<GrpcDriverOutcome> => {
-      // The driver needs ~1 s to start, the warm-up is 1 s: stop the server ~3 s into the window.
-      const stop = setTimeout(() => process.kill(fast.pid, 'SIGSTOP'), 5_000);
-      const cont = setTimeout(() => process.kill(fast.pid, 'SIGCONT'), 5_000 + stallMs);
-      try {
-        return await runGrpcDriverProcess(s, DRIVER_PREFIX);
-      } finally {
-        clearTimeout(stop);
-        clearTimeout(cont);
-        process.kill(fast.pid, 'SIGCONT');
-      }
-    };
-    const open = await stall(spec([fast.port], { durationMs: 8000, warmupMs: 1000, connections: 2 }, { streamsPerConnection: 100 }), 1000);
+    // Stopped 1 s into a 4 s window, timed from the driver's first connection (withServerStall).
+    const stall = (s: GrpcLoadSpec, stallMs: number): Promise<GrpcDriverOutcome> =>
+      withServerStall(fast, { warmupMs: s.warmupMs, atMs: 1000, stallMs }, () => runGrpcDriverProcess(s, DRIVER_PREFIX));
+    const open = await stall(spec([fast.port], { durationMs: 4000, connections: 2 }, { streamsPerConnection: 100 }), 1000);
     show('open, stalled 1 s', open);
     assert.ok(open.latencyUs.p99 >= 500_000, `open p99 ${open.latencyUs.p99} µs hides the stall`);
     assert.ok(open.latencyUs.max >= 900_000, `open max ${open.latencyUs.max} µs`);
     assert.equal(open.non2xx + open.socketErrors, 0);
     assertAccounted(open);
     // A stall longer than the timeout: the calls caught in it are cancelled and counted.
-    const timedOut = await stall(spec([fast.port], { durationMs: 8000, warmupMs: 1000, connections: 2, timeoutMs: 500 }, { streamsPerConnection: 100 }), 1500);
+    const timedOut = await stall(spec([fast.port], { durationMs: 4000, connections: 2, timeoutMs: 500 }, { streamsPerConnection: 100 }), 1500);
     show('open, stalled 1.5 s, timeout 0.5 s', timedOut);
     assert.ok(timedOut.grpc.timeouts >= 100, `${timedOut.grpc.timeouts} timeouts`);
     assert.ok(timedOut.socketErrors >= 100, `${timedOut.socketErrors} socket errors`);

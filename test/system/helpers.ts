@@ -1,9 +1,11 @@
 // Shared pieces of the system tests: a scenario to run cells with, requests from inside a
-// client pod (in its cgroup, so the eBPF socket LB sees them), and the "nothing left" check.
+// client pod (in its cgroup, so the eBPF socket LB sees them), a server stalled inside a
+// driver's measured window, and the "nothing left" check.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalCluster, Placement } from '../../harness/platform/local/cluster.ts';
 import { findLeftovers } from '../../harness/platform/local/clean.ts';
 import { newRunId } from '../../harness/platform/local/names.ts';
@@ -50,6 +52,51 @@ class TestStateFile extends StateFile {
     super.close();
     if (this.resources.length === 0) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The inodes of the established TCP connections with local port `port` in the network
+ * namespace of process `pid` (its /proc/<pid>/net/tcp): on a server, those it accepted.
+ */
+export function acceptedConnections(port: number, pid: number | 'self' = 'self'): Set<string> {
+  const inodes = new Set<string>();
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+    // sl local_address rem_address st … inode; addresses as hex ip:port, st 01 = ESTABLISHED
+    const fields = line.trim().split(/\s+/);
+    if (fields.length > 9 && fields[3] === '01' && parseInt(fields[1]!.split(':')[1]!, 16) === port) inodes.add(fields[9]!);
+  }
+  return inodes;
+}
+
+/**
+ * Runs `load` (a driver against `server`) and stops the server (SIGSTOP) for `stallMs`,
+ * `atMs` into the measured window. The window is timed from the driver's first connection
+ * to the server, which opens its warm-up of `warmupMs`, not from a guess of how long the
+ * driver takes to start: so a short window still holds the whole stall.
+ */
+export async function withServerStall<T>(
+  server: { pid: number; port: number },
+  timing: { warmupMs: number; atMs: number; stallMs: number },
+  load: () => Promise<T>,
+): Promise<T> {
+  const before = acceptedConnections(server.port, server.pid);
+  const outcome = load();
+  let ended = false;
+  void outcome.then(() => (ended = true), () => (ended = true));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (![...acceptedConnections(server.port, server.pid)].some((inode) => !before.has(inode))) {
+      if (ended) return await outcome; // done (or failed) without connecting: its outcome or error says why
+      if (Date.now() > deadline) throw new Error(`no connection to port ${server.port} within 30 s of starting the load`);
+      await sleep(20);
+    }
+    await sleep(timing.warmupMs + timing.atMs);
+    process.kill(server.pid, 'SIGSTOP');
+    await sleep(timing.stallMs);
+  } finally {
+    process.kill(server.pid, 'SIGCONT');
+  }
+  return outcome;
 }
 
 export interface ClientResponse {
