@@ -197,7 +197,9 @@ describe('faults through the real platform', () => {
 
   test('a second live run is refused; with --allow-concurrent both say so; clean leaves a live run alone at idle priority', async () => {
     const out = join(dir, 'concurrent');
-    const scenario = scenarioFile(dir, 'four', scenarioYaml('faults-four', 'baseline, sidecar, ebpf, ebpf-l4', '', '3s'));
+    // Cells of 2 s: the run must outlast the clean, the refused run and the shared one, which
+    // are done ~7 s after it starts; its four cells take ~11 s.
+    const scenario = scenarioFile(dir, 'four', scenarioYaml('faults-four', 'baseline, sidecar, ebpf, ebpf-l4', '', '2s'));
     const first = start(['run', scenario, '--out', out]);
     const firstDir = await waitFor('the first run', () => runDirs(out)[0], { run: first });
     const firstId = firstDir.split('/').pop()!;

@@ -29,12 +29,15 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const RECORDED = 'test/fixtures/results/real-quick/result.json';
 const recorded = JSON.parse(readFileSync(join(ROOT, RECORDED), 'utf8')) as RunResult;
 
+// Cells as short as a run takes (1 s after 500 ms of warm-up): the fake replays recorded
+// figures, and of the local run only the report's sections count, which follow from the
+// scenario's shape (meshes, repeats), not from its figures.
 const SCENARIO = `
 name: fake-kube
 meshes: [baseline, sidecar, ebpf, ebpf-l4]
 services: [1]
 workload: { responseBytes: 512, delay: 0ms }
-load: { model: open, rate: 150, connections: 2, duration: 2s, warmup: 1s, driver: autocannon }
+load: { model: open, rate: 150, connections: 2, duration: 1s, warmup: 500ms, driver: autocannon }
 repeats: 2
 probes: []
 `;
