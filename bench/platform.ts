@@ -5,7 +5,7 @@
 // wall-clock times next to the issue's targets, and the ratio time/target (≤ 1 meets it).
 // Never a timed assertion: the figures depend on the host and on what else runs on it.
 //   npm run bench:platform [-- --sizes 30,100 --mesh sidecar --rounds 1]
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,7 +61,8 @@ process.once('SIGINT', () => {
 
 async function measure(services: number): Promise<Timing> {
   const runId = newRunId();
-  const state = new StateFile(join(mkdtempSync(join(tmpdir(), 'meshbench-bench-platform-')), 'state.json'), runId);
+  const stateDir = mkdtempSync(join(tmpdir(), 'meshbench-bench-platform-'));
+  const state = new StateFile(join(stateDir, 'state.json'), runId);
   const cluster = new LocalCluster(runId, state);
   const t0 = performance.now();
   let upMs = Number.NaN;
@@ -75,6 +76,7 @@ async function measure(services: number): Promise<Timing> {
     const t1 = performance.now();
     await cluster.down();
     state.close();
+    rmSync(stateDir, { recursive: true, force: true }); // torn down: nothing left for `clean` to find there
     downMs = performance.now() - t1;
   }
   return { services, pods: services + 1, processes, upMs, downMs };

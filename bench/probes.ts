@@ -21,7 +21,7 @@ import { Haproxy } from '../harness/proxy/haproxy.ts';
 import { bringUp, driveLoad, type LiveCell } from '../harness/runner/cell.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import { join } from 'node:path';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const REPETITIONS = Number(process.env.BENCH_PROBES_REPETITIONS ?? 5);
@@ -78,7 +78,8 @@ async function measure(live: LiveCell, model: 'open' | 'closed', withProbes: boo
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:probes needs root');
   const runId = newRunId();
-  const state = new StateFile(join(mkdtempSync(join(tmpdir(), 'meshbench-bench-probes-')), 'state.json'), runId);
+  const stateDir = mkdtempSync(join(tmpdir(), 'meshbench-bench-probes-'));
+  const state = new StateFile(join(stateDir, 'state.json'), runId);
   const cluster = new LocalCluster(runId, state);
   const restoreBpfStats = enableBpfStats();
   const stop = (): void => void cluster.down().finally(() => process.exit(130));
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
     restoreBpfStats();
     await cluster.down();
     state.close();
+    rmSync(stateDir, { recursive: true, force: true }); // torn down: nothing left for `clean` to find there
   }
 }
 
