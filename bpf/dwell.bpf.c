@@ -266,8 +266,8 @@ static __always_inline void tuple_close(struct path_sock *st, __u32 epoch, __u64
 	struct tuple_state *t = tuple_state(epoch);
 	if (!t)
 		return;
-	if (t->inflight)
-		__sync_fetch_and_sub(&t->inflight, 1);
+	if (__sync_fetch_and_sub(&t->inflight, 1) == 0)
+		__sync_fetch_and_add(&t->inflight, 1); /* reset meanwhile (start, a new window): never below 0 */
 	__u64 seq = t->open_seq;
 	if (!seq || t->opener != st->sock_id)
 		return;
