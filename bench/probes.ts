@@ -137,9 +137,8 @@ async function main(): Promise<void> {
         FRAMEWORK_COST_FILE,
         JSON.stringify({
           measuredAt: new Date().toISOString(),
-          by: 'npm run bench:probes (closed-model sidecar cell, probes on/off interleaved, medians)',
+          by: 'npm run bench:probes (closed-model sidecar cell, probes on/off interleaved; ratios: the median of the pairs\' on/off ratios; CPU: medians)',
           pairs: REPETITIONS,
-          ratios: 'median of the pairs\' on/off ratios',
           sampleEvery: SAMPLE_EVERY,
           throughputRatio: Number(ratio('closed', (s) => s.rps)),
           p50Ratio: Number(ratio('open', (s) => s.p50)),

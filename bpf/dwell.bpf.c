@@ -250,7 +250,6 @@ static __always_inline void tuple_open(struct path_sock *st, __u32 epoch)
 	if (__sync_fetch_and_add(&t->inflight, 1) != 0 || !st->send_ns)
 		return;
 	t->rec.n = 0;
-	t->rec.origin = st->component;
 	t->send_ns = st->send_ns;
 	t->opener = st->sock_id;
 	t->open_seq = seq;

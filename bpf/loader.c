@@ -107,7 +107,7 @@ static unsigned int cgroups_tracked;
 /* Per-probe maps, looked up after load. */
 static int dwell_hist_fd = -1, runq_hist_fd = -1, connect_hist_fd = -1, conn_counters_fd = -1;
 static int cpu_counters_fd = -1, cpu_state_fd = -1;
-static int path_hist_fd = -1, hop_hist_fd = -1, path_inflight_fd = -1;
+static int path_hist_fd = -1, hop_hist_fd = -1;
 static struct bpf_link *mem_iter_link;
 static int path_tuple_fd = -1, path_origin_fd = -1;
 static struct ring_buffer *tuple_ring;
@@ -1284,7 +1284,6 @@ int main(int argc, char **argv)
 	connect_hist_fd = map_fd(PROBE_CONNECT, "connect_hist");
 	path_hist_fd = map_fd(PROBE_DWELL, "path_hist");
 	hop_hist_fd = map_fd(PROBE_DWELL, "hop_hist");
-	path_inflight_fd = map_fd(PROBE_DWELL, "path_inflight");
 	path_tuple_fd = map_fd(PROBE_DWELL, "path_tuple");
 	path_origin_fd = map_fd(PROBE_DWELL, "path_origin");
 	int tuples_fd = map_fd(PROBE_DWELL, "path_tuples");

@@ -102,7 +102,7 @@ struct tuple_part {
 struct req_tuple {
 	__u64 round_trip_ns; /* the origin's send entry → its first read of the response */
 	__u32 n;             /* parts written; more than TUPLE_MAX_PARTS: not kept */
-	__u32 origin;        /* the origin component */
+	__u32 pad;
 	struct tuple_part parts[TUPLE_MAX_PARTS];
 };
 

@@ -265,6 +265,14 @@ export function decomposeCell(input: DecomposeInput): CellDecomposition | undefi
   if (Math.abs(between - clientWaited.meanUs) > 0.1 * clientWaited.meanUs) {
     notes.push(`the parts between the client's send and read (${between.toFixed(1)} µs) differ from its kernel round trip (${clientWaited.meanUs.toFixed(1)} µs) by more than 10 %`);
   }
+  // The same for the p50s from whole requests: they add up to the averaged requests' round trip.
+  const roundTrip = input.medianRequest?.roundTripMeanUs;
+  if (median.by && roundTrip !== undefined) {
+    const wholeSum = sum.p50Us - (input.driverLateness?.p50Us ?? 0);
+    if (Math.abs(wholeSum - roundTrip) > 0.1 * roundTrip) {
+      notes.push(`the p50 parts (${wholeSum.toFixed(1)} µs) differ from the averaged whole requests' round trip (${roundTrip.toFixed(1)} µs) by more than 10 %`);
+    }
+  }
 
   const decomposition: CellDecomposition = {
     method: 'first segment of each message at the cell\'s sockets (cgroup_skb ingress/egress, matched by TCP seq/ack) and its read/send (sock_recv_length, tcp_sendmsg_locked)',

@@ -22,9 +22,10 @@ const DEFAULT_MEM_INTERVAL_MS = 200;
 const DEFAULT_MAX_COMPONENTS = 512;
 /**
  * The dwell probe's sampling (loader --sample-every): its hooks attached for 1/N of every
- * second. npm run bench:probes measured throughput on/off 0.671 with every message timed and
- * 0.999 and 0.977 (two runs) with 1 in 10 (README: "Probe overhead"); a 10 s cell at 300
- * req/s still times ~300 requests per part.
+ * second. npm run bench:probes measured throughput on/off 0.671 with every message timed and,
+ * with 1 in 10, 0.999 and 0.977 (ratios of medians over 5 pairs), then 1.002 (the median of 8
+ * pairs' ratios, after the in-flight table became an array) (README: "Probe overhead"); a 10 s
+ * cell at 300 req/s still times ~300 requests per part.
  */
 export const DEFAULT_SAMPLE_EVERY = 10;
 

@@ -69,6 +69,8 @@ describe('decomposition of a cell', () => {
     assert.equal(d.sum.p50Us, total, 'they add up to the round trip of the requests averaged');
     assert.equal(d.parts.find((p) => p.role === 'server-app')!.p50Us, 30);
     assert.deepEqual(d.sum, { meanUs: total, p50Us: total });
+    assert.deepEqual(d.notes, [], 'they match the averaged requests\' round trip');
+    assert.match(decomposeCell({ ...input, medianRequest: { ...whole(100, 20), roundTripMeanUs: total * 1.5 } })!.notes.join('\n'), /the p50 parts .* differ from the averaged whole requests' round trip/);
     // Too few requests followed, or most of them not alone: each part's own median, and why.
     assert.deepEqual(decomposeCell({ ...input, medianRequest: whole(100, 10) })!.p50, { from: 'part medians', why: '100 whole requests followed, fewer than 20' });
     assert.match((decomposeCell({ ...input, medianRequest: whole(40, 20) })!.p50 as { why: string }).why, /^only 40 of 100 requests were alone in the cell/);
